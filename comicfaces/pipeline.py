@@ -1,0 +1,702 @@
+"""The pipeline: each stage cached in a workspace, driven by the CLI and the dashboard.
+
+Page stages (panels, text, faces) are cached per page, keyed by the page's
+SHA-256 and the stage parameters, so adding pages or changing a face parameter
+recomputes only what changed. Set stages (features, reduction, clustering) are
+keyed by the key of the stage before them. A page that fails is recorded with
+its error and skipped; the run goes on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from comicfaces import __version__
+from comicfaces.cache import Workspace, atomic_write_json, load_array, make_key, save_array
+from comicfaces.config import PipelineConfig
+from comicfaces.imageio import (
+    IMAGE_EXTENSIONS,
+    ImageLoadError,
+    PageSource,
+    decode_image,
+    hash_bytes,
+    list_pages,
+    load_image,
+    load_page,
+    natural_key,
+    page_digest,
+    save_image,
+)
+
+logger = logging.getLogger(__name__)
+
+#: ``progress(stage, done, total)``; called after each unit of work.
+ProgressCallback = Callable[[str, int, int], None]
+
+FACE_COLUMNS = [
+    "face_id",
+    "page",
+    "page_index",
+    "panel",
+    "x0",
+    "y0",
+    "x1",
+    "y1",
+    "detector",
+    "score",
+    "crop",
+]
+
+
+def _noop(stage: str, done: int, total: int) -> None:
+    pass
+
+
+# -- page stages -------------------------------------------------------------------
+
+
+@dataclass
+class PageResult:
+    """Everything the page stages found on one page.
+
+    Boxes are in pixels of the original page file. ``error`` is set, and the
+    other fields are empty, when the page could not be processed.
+    """
+
+    page_id: str
+    page_index: int
+    digest: str
+    width: int = 0
+    height: int = 0
+    panels: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    text_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    balloon_boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4)))
+    faces: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FACE_COLUMNS))
+    cleaned_path: Path | None = None
+    error: str | None = None
+    cached: dict = field(default_factory=dict)
+
+
+def _page_key(digest: str, max_side: int) -> dict:
+    return {"page": digest, "max_side": max_side}
+
+
+def _load_for_stage(page: PageSource, max_side: int) -> tuple[np.ndarray, float]:
+    return load_page(page, max_side=max_side)
+
+
+class PageProcessor:
+    """Runs the panels, text and faces stages on pages, with the cache.
+
+    Parameters
+    ----------
+    workspace : Workspace
+        Where results are cached.
+    config : PipelineConfig
+        Parameters of every stage; only the page sections are used here.
+    max_side : int
+        Pages are downscaled to this longer side before processing; boxes are
+        mapped back to original pixels.
+    """
+
+    def __init__(self, workspace: Workspace, config: PipelineConfig, max_side: int = 3000):
+        self.workspace = workspace
+        self.config = config
+        self.max_side = max_side
+
+    # Each stage returns (entry folder, key, cached?).
+
+    def panels_entry(self, page: PageSource, digest: str, image_cache: dict) -> tuple[Path, str, bool]:
+        from comicfaces.panels import extract_panels
+
+        params = dataclasses.asdict(self.config.panels)
+        key = make_key("panels", _page_key(digest, self.max_side), params)
+        if self.workspace.has("panels", key):
+            return self.workspace.entry_dir("panels", key), key, True
+        image, scale = self._image(page, image_cache)
+        panels = np.asarray(extract_panels(image, self.config.panels), dtype=np.float64).reshape(-1, 4)
+        with self.workspace.writing("panels", key, {"page": page.page_id, "scale": scale}) as folder:
+            save_array(folder, "panels", panels / scale)
+        return self.workspace.entry_dir("panels", key), key, False
+
+    def text_entry(self, page: PageSource, digest: str, image_cache: dict) -> tuple[Path, str, bool]:
+        from comicfaces.text import blank_text, detect_text
+
+        params = dataclasses.asdict(self.config.text)
+        key = make_key("text", _page_key(digest, self.max_side), params)
+        if self.workspace.has("text", key):
+            return self.workspace.entry_dir("text", key), key, True
+        image, scale = self._image(page, image_cache)
+        if self.config.text.enabled:
+            result = detect_text(image, self.config.text)
+            cleaned = blank_text(image, result, self.config.text)
+            text_boxes = np.asarray(result.text_boxes, dtype=np.float64).reshape(-1, 4)
+            balloon_boxes = np.asarray(result.balloon_boxes, dtype=np.float64).reshape(-1, 4)
+        else:
+            cleaned = image
+            text_boxes = np.zeros((0, 4))
+            balloon_boxes = np.zeros((0, 4))
+        with self.workspace.writing("text", key, {"page": page.page_id, "scale": scale}) as folder:
+            save_array(folder, "text_boxes", text_boxes / scale)
+            save_array(folder, "balloon_boxes", balloon_boxes / scale)
+            save_image(folder / "cleaned.png", cleaned)
+        return self.workspace.entry_dir("text", key), key, False
+
+    def faces_entry(self, page: PageSource, digest: str, text_key: str, text_dir: Path, image_cache: dict):
+        from comicfaces.boxes import expand_boxes
+        from comicfaces.detect import detect_faces
+
+        params = dataclasses.asdict(self.config.faces)
+        # Which detectors can run depends on the model files present, so the
+        # key names them: adding a model file later recomputes the faces.
+        usable = self._usable_detectors()
+        key = make_key("faces", {"text": text_key, "max_side": self.max_side, "usable": usable}, params)
+        if self.workspace.has("faces", key):
+            return self.workspace.entry_dir("faces", key), key, True
+
+        image, scale = self._image(page, image_cache)
+        cleaned = load_image(text_dir / "cleaned.png", max_side=None)
+        text_boxes = load_array(text_dir, "text_boxes") * scale
+        detections = detect_faces(cleaned, self.config.faces, text_boxes=text_boxes)
+        boxes = np.asarray(detections.boxes, dtype=np.float64).reshape(-1, 4)
+        height, width = image.shape[:2]
+        crop_boxes = expand_boxes(boxes, self.config.faces.margin, width, height).astype(int)
+
+        with self.workspace.writing("faces", key, {"page": page.page_id, "scale": scale}) as folder:
+            save_array(folder, "boxes", boxes / scale)
+            save_array(folder, "scores", np.asarray(detections.scores, dtype=np.float64))
+            (folder / "detectors.json").write_text(json.dumps([str(d) for d in detections.detectors]))
+            for index, (x0, y0, x1, y1) in enumerate(crop_boxes):
+                save_image(folder / f"crop_{index:04d}.png", image[y0:y1, x0:x1])
+        return self.workspace.entry_dir("faces", key), key, False
+
+    def _usable_detectors(self) -> list[str]:
+        if not hasattr(self, "_usable"):
+            from comicfaces.detect import detector_availability
+
+            faces = self.config.faces
+            self._usable = [name for name in faces.detectors if detector_availability(name, **faces.params_for(name))]
+        return self._usable
+
+    def _image(self, page: PageSource, image_cache: dict) -> tuple[np.ndarray, float]:
+        if "image" not in image_cache:
+            image_cache["image"] = _load_for_stage(page, self.max_side)
+        return image_cache["image"]
+
+    def process(self, page: PageSource, page_index: int, stages: Sequence[str] = ("panels", "text", "faces")) -> PageResult:
+        """Run the page stages on one page; errors are caught and recorded."""
+        digest = page_digest(page)
+        result = PageResult(page.page_id, page_index, digest)
+        image_cache: dict = {}
+        try:
+            width, height = _page_size(page)
+            result.width, result.height = width, height
+
+            if "panels" in stages:
+                folder, _, result.cached["panels"] = self.panels_entry(page, digest, image_cache)
+                result.panels = load_array(folder, "panels")
+
+            if "text" in stages or "faces" in stages:
+                text_dir, text_key, result.cached["text"] = self.text_entry(page, digest, image_cache)
+                result.text_boxes = load_array(text_dir, "text_boxes")
+                result.balloon_boxes = load_array(text_dir, "balloon_boxes")
+                result.cleaned_path = text_dir / "cleaned.png"
+
+            if "faces" in stages:
+                faces_dir, _, result.cached["faces"] = self.faces_entry(page, digest, text_key, text_dir, image_cache)
+                result.faces = _faces_table(faces_dir, result)
+        except (ImageLoadError, OSError, ValueError) as error:
+            result.error = str(error)
+            logger.error("page %s skipped: %s", page.page_id, error)
+        return result
+
+
+def _page_size(page: PageSource) -> tuple[int, int]:
+    """Return the original (width, height) of a page without decoding all pixels."""
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(page.read_bytes())) as image:
+            return image.size
+    except Exception as error:  # Pillow raises many types for bad files
+        # Decoding gives the precise, user-facing message.
+        decode_image(page.read_bytes(), page.page_id)
+        raise ImageLoadError(f"{page.page_id}: not a readable image ({error})") from error
+
+
+def _faces_table(faces_dir: Path, page: PageResult) -> pd.DataFrame:
+    boxes = load_array(faces_dir, "boxes")
+    scores = load_array(faces_dir, "scores")
+    detectors = json.loads((faces_dir / "detectors.json").read_text())
+    rows = []
+    for index, box in enumerate(boxes):
+        rows.append(
+            {
+                "face_id": f"p{page.page_index:04d}_f{index:03d}",
+                "page": page.page_id,
+                "page_index": page.page_index,
+                "panel": _panel_of(box, page.panels),
+                "x0": int(round(box[0])),
+                "y0": int(round(box[1])),
+                "x1": int(round(box[2])),
+                "y1": int(round(box[3])),
+                "detector": detectors[index],
+                "score": float(scores[index]),
+                "crop": str(faces_dir / f"crop_{index:04d}.png"),
+            }
+        )
+    return pd.DataFrame(rows, columns=FACE_COLUMNS)
+
+
+def _panel_of(box: np.ndarray, panels: np.ndarray) -> int:
+    """Return the index of the panel that contains most of ``box``, or -1."""
+    from comicfaces.boxes import coverage
+
+    if len(panels) == 0:
+        return -1
+    shares = coverage(box[None, :], panels)[0]
+    best = int(np.argmax(shares))
+    return best if shares[best] > 0.3 else -1
+
+
+# -- face sets -----------------------------------------------------------------------
+
+
+@dataclass
+class FaceSet:
+    """The faces a run clusters: a table and a key identifying its content.
+
+    ``table`` has one row per face with at least ``face_id`` and ``crop`` (path
+    of the crop image); rows from pages also carry page, panel and box columns.
+    ``identity`` holds ground-truth labels where known (None elsewhere).
+    """
+
+    key: str
+    table: pd.DataFrame
+    source: str
+    errors: list[dict] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def load_crops(self) -> list[np.ndarray]:
+        """Load every crop as an RGB array (raises ImageLoadError naming the file)."""
+        return [load_image(path, max_side=1024) for path in self.table["crop"]]
+
+
+def face_set_from_pages(results: Sequence[PageResult]) -> FaceSet:
+    """Concatenate the faces found on pages into one face set."""
+    tables = [r.faces for r in results if r.error is None and len(r.faces)]
+    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=FACE_COLUMNS)
+    key = make_key("faceset", [str(Path(c).parent.name) + "/" + Path(c).name for c in table["crop"]], {})
+    errors = [{"page": r.page_id, "error": r.error} for r in results if r.error]
+    return FaceSet(key=key, table=table, source="pages", errors=errors)
+
+
+def face_set_from_folder(folder: str | Path, labels_csv: str | Path | None = None) -> FaceSet:
+    """Build a face set from a folder of ready face crops.
+
+    Crops that cannot be read are reported in ``errors`` and left out. With
+    ``labels_csv`` (columns ``image_name,identity``) the ``identity`` column is
+    filled; names in the CSV that match no crop raise ValueError.
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"face folder not found: {folder}; give a folder of face crop images")
+    files = sorted(
+        (p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")),
+        key=lambda p: natural_key(p.relative_to(folder).as_posix()),
+    )
+    if not files:
+        raise ValueError(f"no images found in {folder}; supported types are {', '.join(IMAGE_EXTENSIONS)}")
+
+    rows, errors, digests = [], [], []
+    for file in files:
+        name = file.relative_to(folder).as_posix()
+        data = file.read_bytes()
+        try:
+            decode_image(data, name, max_side=1024)
+        except ImageLoadError as error:
+            errors.append({"page": name, "error": str(error)})
+            logger.error("crop skipped: %s", error)
+            continue
+        digests.append(hash_bytes(data))
+        rows.append({"face_id": name, "image_name": name, "crop": str(file)})
+    table = pd.DataFrame(rows)
+
+    if labels_csv is not None:
+        from comicfaces.metrics import labels_from_csv
+
+        table["identity"] = labels_from_csv(labels_csv, list(table["image_name"]))
+    key = make_key("faceset", sorted(zip(table["image_name"], digests)) if len(table) else [], {})
+    return FaceSet(key=key, table=table, source=str(folder), errors=errors)
+
+
+# -- set stages ----------------------------------------------------------------------
+
+
+def compute_features(workspace: Workspace, faces: FaceSet, config: PipelineConfig, progress: ProgressCallback = _noop):
+    """Return ``(features, key, cached)`` for a face set; cached on disk."""
+    from comicfaces.features import make_features
+
+    key = make_key("features", faces.key, dataclasses.asdict(config.features))
+    if workspace.has("features", key):
+        progress("features", 1, 1)
+        return load_array(workspace.entry_dir("features", key), "features"), key, True
+    if len(faces) == 0:
+        raise ValueError("no faces to describe: the face set is empty")
+
+    crops = []
+    for index, path in enumerate(faces.table["crop"]):
+        crops.append(load_image(path, max_side=1024))
+        progress("features", index + 1, len(faces) * 2)
+    extractor = make_features(config.features.name, **config.features.params)
+    start = time.perf_counter()
+    features = np.asarray(extractor.fit_transform(crops), dtype=np.float32)
+    progress("features", 1, 1)
+    with workspace.writing("features", key, {"faceset": faces.key, "seconds": time.perf_counter() - start}) as folder:
+        save_array(folder, "features", features)
+    return features, key, False
+
+
+def compute_reduction(workspace: Workspace, features: np.ndarray, features_key: str, config: PipelineConfig):
+    """Return ``(embedding, key, cached)``: the reduced features, cached on disk."""
+    from comicfaces.reduction import make_reducer
+
+    key = make_key("reduction", features_key, dataclasses.asdict(config.reduction))
+    if workspace.has("reduction", key):
+        return load_array(workspace.entry_dir("reduction", key), "embedding"), key, True
+    if len(features) < 3:
+        # Two faces or fewer give no meaningful projection; cluster the raw features.
+        logger.warning("only %d face(s): reduction skipped", len(features))
+        embedding = np.asarray(features, dtype=np.float32)
+    else:
+        reducer = make_reducer(config.reduction.name, **config.reduction.params)
+        embedding = np.asarray(reducer.fit_transform(features), dtype=np.float32)
+    with workspace.writing("reduction", key, {"features": features_key}) as folder:
+        save_array(folder, "embedding", embedding)
+    return embedding, key, False
+
+
+def compute_clusters(workspace: Workspace, embedding: np.ndarray, reduction_key: str, config: PipelineConfig):
+    """Return ``(labels, key, cached)``: cluster labels (noise is -1), cached on disk."""
+    from comicfaces.clustering import make_clusterer
+
+    key = make_key("clustering", reduction_key, dataclasses.asdict(config.clustering))
+    if workspace.has("clustering", key):
+        return load_array(workspace.entry_dir("clustering", key), "labels"), key, True
+    clusterer = make_clusterer(config.clustering.name, **config.clustering.params)
+    labels = np.asarray(clusterer.fit_predict(embedding), dtype=np.int64)
+    with workspace.writing("clustering", key, {"reduction": reduction_key}) as folder:
+        save_array(folder, "labels", labels)
+    return labels, key, False
+
+
+def compute_view(workspace: Workspace, embedding: np.ndarray, reduction_key: str, method: str = "pca", seed: int = 0):
+    """Return a 2-D projection of the embedding for scatter plots, cached on disk."""
+    key = make_key("view", reduction_key, {"method": method, "seed": seed})
+    if workspace.has("view", key):
+        return load_array(workspace.entry_dir("view", key), "view")
+    n = len(embedding)
+    if n < 3:
+        view = np.zeros((n, 2), dtype=np.float32)
+    elif method == "pca":
+        from sklearn.decomposition import PCA
+
+        view = PCA(n_components=2, random_state=seed).fit_transform(embedding)
+    elif method == "umap":
+        import umap
+
+        view = umap.UMAP(n_components=2, n_neighbors=min(15, n - 1), random_state=seed).fit_transform(embedding)
+    elif method == "tsne":
+        from sklearn.manifold import TSNE
+
+        view = TSNE(n_components=2, perplexity=min(30.0, (n - 1) / 3), random_state=seed).fit_transform(embedding)
+    else:
+        raise ValueError(f"unknown 2-D view method {method!r}; use 'pca', 'umap' or 'tsne'")
+    with workspace.writing("view", key, {"reduction": reduction_key}) as folder:
+        save_array(folder, "view", np.asarray(view, dtype=np.float32))
+    return np.asarray(view, dtype=np.float32)
+
+
+# -- whole runs ----------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    """Output of :func:`run_pipeline`: the record stored in the workspace plus arrays."""
+
+    record: dict
+    faces: pd.DataFrame
+    pages: list[PageResult]
+    features: np.ndarray | None
+    embedding: np.ndarray | None
+    labels: np.ndarray | None
+
+    @property
+    def key(self) -> str:
+        return self.record["key"]
+
+
+def process_pages(
+    workspace: Workspace,
+    pages: Sequence[PageSource],
+    config: PipelineConfig,
+    progress: ProgressCallback = _noop,
+    stages: Sequence[str] = ("panels", "text", "faces"),
+) -> list[PageResult]:
+    """Run the page stages over pages; one bad page is recorded and skipped."""
+    processor = PageProcessor(workspace, config)
+    results = []
+    for index, page in enumerate(pages):
+        results.append(processor.process(page, index, stages))
+        progress("pages", index + 1, len(pages))
+    return results
+
+
+def run_pipeline(
+    workspace: Workspace,
+    source: str | Path | None = None,
+    config: PipelineConfig | None = None,
+    *,
+    faces_folder: str | Path | None = None,
+    labels_csv: str | Path | None = None,
+    truth: str | Path | None = None,
+    name: str | None = None,
+    progress: ProgressCallback = _noop,
+) -> RunResult:
+    """Run every stage on pages (``source``) or on a folder of crops (``faces_folder``).
+
+    Parameters
+    ----------
+    workspace : Workspace
+        Cache and run store.
+    source : path, optional
+        Folder of pages, an image or a CBZ archive.
+    config : PipelineConfig, optional
+        Defaults when omitted.
+    faces_folder : path, optional
+        Folder of ready face crops; skips the page stages.
+    labels_csv : path, optional
+        ``image_name,identity`` labels of the crops in ``faces_folder``.
+    truth : path, optional
+        COCO face annotations of the pages; gives detection metrics, and each
+        detection matched to an annotated face takes its identity.
+    name : str, optional
+        Display name of the run.
+    progress : callable
+        ``progress(stage, done, total)``.
+
+    Returns
+    -------
+    RunResult
+        Its ``record`` is also stored in the workspace under ``record["key"]``.
+    """
+    config = (config or PipelineConfig()).validate()
+    if (source is None) == (faces_folder is None):
+        raise ValueError("give exactly one input: pages (source) or a folder of face crops (faces_folder)")
+    started = time.time()
+    timings: dict[str, float] = {}
+
+    # Faces: from pages through the page stages, or straight from crops.
+    page_results: list[PageResult] = []
+    detection_metrics = None
+    if source is not None:
+        pages = list_pages(source)
+        if not pages:
+            raise ValueError(f"no pages found in {source}; supported types are {', '.join(IMAGE_EXTENSIONS)} and .cbz")
+        tick = time.perf_counter()
+        page_results = process_pages(workspace, pages, config, progress)
+        timings["pages"] = time.perf_counter() - tick
+        faces = face_set_from_pages(page_results)
+        if truth is not None:
+            detection_metrics = attach_truth(faces, pages, page_results, truth)
+        input_record = {"kind": "pages", "path": str(Path(source).resolve()), "n_pages": len(pages)}
+    else:
+        faces = face_set_from_folder(faces_folder, labels_csv)
+        input_record = {"kind": "faces", "path": str(Path(faces_folder).resolve()), "n_crops": len(faces)}
+        if labels_csv is not None:
+            input_record["labels"] = str(Path(labels_csv).resolve())
+
+    run_key = make_key("run", {"faceset": faces.key, "input": input_record}, config.to_dict())[:16]
+    record = {
+        "key": run_key,
+        "name": name or Path(input_record["path"]).name,
+        "created": started,
+        "version": __version__,
+        "input": input_record,
+        "config": config.to_dict(),
+        "errors": faces.errors,
+        "n_faces": len(faces),
+        "stages": {"faceset": faces.key},
+        "cached": {},
+        "detection": detection_metrics,
+    }
+
+    features = embedding = labels = None
+    if len(faces) == 0:
+        logger.warning("no faces found; features and clustering skipped")
+        faces.table["cluster"] = pd.Series(dtype=int)
+        faces.table["noise"] = pd.Series(dtype=bool)
+    else:
+        tick = time.perf_counter()
+        features, features_key, record["cached"]["features"] = compute_features(workspace, faces, config, progress)
+        timings["features"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        embedding, reduction_key, record["cached"]["reduction"] = compute_reduction(workspace, features, features_key, config)
+        timings["reduction"] = time.perf_counter() - tick
+
+        tick = time.perf_counter()
+        labels, cluster_key, record["cached"]["clustering"] = compute_clusters(workspace, embedding, reduction_key, config)
+        timings["clustering"] = time.perf_counter() - tick
+        progress("clustering", 1, 1)
+
+        record["stages"].update({"features": features_key, "reduction": reduction_key, "clustering": cluster_key})
+        faces.table["cluster"] = noise_as_singletons(labels)
+        faces.table["noise"] = labels == -1
+        record["n_clusters"] = int(len(set(labels.tolist()) - {-1}))
+        record["n_noise"] = int(np.sum(labels == -1))
+        record["metrics"] = evaluate_face_set(faces.table, labels, embedding)
+
+    record["timings"] = timings
+    record["seconds"] = time.time() - started
+    _store_faces_table(workspace, run_key, faces.table)
+    workspace.save_run(record)
+    return RunResult(record, faces.table, page_results, features, embedding, labels)
+
+
+def noise_as_singletons(labels: np.ndarray) -> np.ndarray:
+    """Give every noise face (label -1) a cluster of its own, numbered after the others.
+
+    The faces table shows these labels, so every face has a cluster; the
+    ``noise`` column keeps which faces the clustering left unassigned.
+    """
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    noise = labels == -1
+    start = labels.max() + 1 if (~noise).any() else 0
+    labels[noise] = np.arange(start, start + noise.sum())
+    return labels
+
+
+def evaluate_face_set(table: pd.DataFrame, labels: np.ndarray, embedding: np.ndarray | None) -> dict:
+    """Evaluate cluster labels against the ``identity`` column where there is one.
+
+    Faces without an identity are left out of the external scores; silhouette
+    and Davies-Bouldin use every non-noise face.
+    """
+    from comicfaces.metrics import evaluate_clustering
+
+    if "identity" in table:
+        truth = [None if pd.isna(value) else str(value) for value in table["identity"]]
+    else:
+        truth = [None] * len(table)
+    return evaluate_clustering(truth, labels, X=embedding)
+
+
+def attach_truth(faces: FaceSet, pages: Sequence[PageSource], results: Sequence[PageResult], truth_path: str | Path) -> dict:
+    """Score detections against COCO face annotations and label matched faces.
+
+    Annotated images are matched to input pages by file path. Adds an
+    ``identity`` column to ``faces.table``: the identity of the annotated box
+    each face matches at IoU 0.5, or None for false positives and faces on boxes
+    marked ignore (one-off ``extra`` characters each get an identity of their
+    own). Returns detection metrics over the annotated pages that were read.
+    """
+    from comicfaces.annotations import load_face_annotations
+    from comicfaces.detect import Detections
+    from comicfaces.detect.evaluate import detection_identities, evaluate_detections
+
+    by_path = {page.path.resolve(): page.page_id for page in pages if page.member is None}
+    by_id = {result.page_id: result for result in results if result.error is None}
+
+    # COCO files name images relative to the annotation file's parent folder
+    # (the layout of published data sets) or to its own folder; take whichever
+    # leads to the input pages.
+    annotations = load_face_annotations(truth_path)
+    if not any(Path(t.path).resolve() in by_path for t in annotations.values()):
+        annotations = load_face_annotations(truth_path, root=Path(truth_path).parent)
+
+    truth, detections = {}, {}
+    for page_truth in annotations.values():
+        page_id = by_path.get(Path(page_truth.path).resolve())
+        if page_id is None or page_id not in by_id:
+            continue
+        rows = faces.table[faces.table["page"] == page_id]
+        truth[page_id] = page_truth
+        detections[page_id] = Detections(
+            rows[["x0", "y0", "x1", "y1"]].to_numpy(float), rows["score"].to_numpy(float), rows["detector"].to_numpy(str)
+        )
+    if not truth:
+        raise ValueError(
+            f"{truth_path}: none of its annotated images is among the input pages; "
+            "its file_name values must lead to the same files, relative to the annotation file's parent folder"
+        )
+
+    report = evaluate_detections(detections, truth)
+    identities: dict[str, list] = {page_id: detection_identities(detections[page_id], truth[page_id]) for page_id in truth}
+    column = []
+    for page_id, face_id in zip(faces.table["page"], faces.table["face_id"]):
+        index = int(str(face_id).rsplit("_f", 1)[1])
+        column.append(identities[page_id][index] if page_id in identities else None)
+    faces.table["identity"] = pd.Series(column, index=faces.table.index, dtype=object)
+    overall = dataclasses.asdict(report.overall)
+    return {"overall": overall, "pages": [dataclasses.asdict(score) for score in report.pages], "n_annotated_pages": len(truth)}
+
+
+def _store_faces_table(workspace: Workspace, run_key: str, table: pd.DataFrame) -> None:
+    from comicfaces.cache import atomic_write_text
+
+    atomic_write_text(workspace.root / "runs" / f"{run_key}.faces.csv", table.to_csv(index=False))
+
+
+def load_run_faces(workspace: Workspace, run_key: str) -> pd.DataFrame:
+    """Return the faces table stored with a run."""
+    path = workspace.root / "runs" / f"{run_key}.faces.csv"
+    if not path.is_file():
+        raise KeyError(f"faces table of run {run_key!r} not found in {workspace.root}")
+    return pd.read_csv(path)
+
+
+def write_outputs(result: RunResult, out_dir: str | Path, copy_crops: bool = True) -> Path:
+    """Write ``faces.csv``, the crops and ``summary.json`` of a run into ``out_dir``."""
+    import shutil
+
+    out = Path(out_dir)
+    (out / "crops").mkdir(parents=True, exist_ok=True)
+    table = result.faces.copy()
+    if copy_crops and len(table):
+        names = []
+        for face_id, crop in zip(table["face_id"], table["crop"]):
+            target = out / "crops" / f"{Path(str(face_id)).stem}.png"
+            shutil.copyfile(crop, target)
+            names.append(str(target.relative_to(out)))
+        table["crop"] = names
+    from comicfaces.cache import atomic_write_text
+
+    atomic_write_text(out / "faces.csv", table.to_csv(index=False))
+    summary = {k: v for k, v in result.record.items() if k != "config"}
+    summary["pages"] = [
+        {
+            "page": p.page_id,
+            "faces": int(len(p.faces)),
+            "panels": int(len(p.panels)),
+            "text_boxes": int(len(p.text_boxes)),
+            "error": p.error,
+        }
+        for p in result.pages
+    ]
+    atomic_write_json(out / "summary.json", summary)
+    atomic_write_json(out / "config.json", result.record["config"])
+    return out / "faces.csv"
