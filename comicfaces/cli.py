@@ -134,7 +134,7 @@ def cmd_demo(args) -> int:
     progress = _TqdmProgress(not args.quiet)
     try:
         result = run_pipeline(
-            _workspace(args), comic.folder, _config(args), truth=comic.truth_path, name="demo", progress=progress
+            _workspace(args), comic.folder, _config(args), truth=comic.truth, name="demo", progress=progress
         )
     finally:
         progress.close()
@@ -176,6 +176,32 @@ def cmd_stage(args) -> int:
         if not page.error:
             print(f"{page.page_id}: {counts.get(page.page_id, 0)} {args.stage}")
     print(f"table: {out / (args.stage + '.csv')}")
+    return 0
+
+
+def cmd_sweep(args) -> int:
+    from comicfaces.sweep import HEADLINE_METRICS, load_sweep, run_sweep, sweep_path, to_latex
+
+    workspace = _workspace(args)
+    spec = load_sweep(args.sweep)
+    progress = _TqdmProgress(not args.quiet)
+    try:
+        table = run_sweep(workspace, spec, progress)
+    finally:
+        progress.close()
+    key = table.attrs["key"]
+    sort_by = args.sort if args.sort in table else "pairwise_f1_excl_noise"
+    if sort_by in table:
+        table = table.sort_values(sort_by, ascending=False, na_position="last")
+    shown = [c for c in ["features", "reduction", "clustering", *HEADLINE_METRICS, "seconds", "error"] if c in table]
+    with __import__("pandas").option_context("display.width", 250, "display.max_colwidth", 60, "display.max_columns", 30):
+        print(table[shown].head(args.top).to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"sweep {key}: {len(table)} configurations; table: {sweep_path(workspace, key)}")
+    if args.latex:
+        from comicfaces.cache import atomic_write_text
+
+        atomic_write_text(args.latex, to_latex(table.reset_index(drop=True)))
+        print(f"LaTeX table: {args.latex}")
     return 0
 
 
@@ -258,6 +284,16 @@ def build_parser() -> argparse.ArgumentParser:
         if stage == "faces":
             _add_face_options(stage_parser)
         stage_parser.set_defaults(func=cmd_stage, stage=stage)
+
+    sweep = sub.add_parser("sweep", help="run a grid of features x reduction x clustering and print the results table")
+    sweep.add_argument("sweep", help="YAML or JSON sweep file (input, optional base configuration, grid)")
+    sweep.add_argument("--sort", default="pairwise_f1_excl_noise", help="metric column to sort by (default pairwise_f1_excl_noise)")
+    sweep.add_argument("--top", type=int, default=20, help="number of rows to print (default 20)")
+    sweep.add_argument("--latex", help="also write the table as LaTeX to this file")
+    sweep.add_argument("--workspace", help="cache and run folder")
+    sweep.add_argument("--quiet", action="store_true", help="hide progress bars")
+    sweep.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    sweep.set_defaults(func=cmd_sweep)
 
     runs = sub.add_parser("runs", help="list, show or delete stored runs")
     runs.add_argument("action", choices=["list", "show", "delete", "clean"], help="what to do; clean removes leftovers of interrupted writes")

@@ -13,7 +13,10 @@ group must not share a cluster. Two tools use it:
 
 The rule has exceptions, such as a character beside its reflection, a portrait
 on the wall or flashback copies in one panel. The constraint then splits a
-character; measure it on labelled pages before relying on it.
+character. On the 210 labelled Pepper&Carrot faces of episodes 01-06, with
+panels from :func:`comicfaces.panels.extract_panels`, 9 of the 242 same-panel
+pairs are one character; ``benchmarks/constraints.py`` measures this and the
+effect on clustering scores.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ logger = logging.getLogger(__name__)
 #: Label of faces that belong to no cluster.
 NOISE = -1
 
-#: What happens to a face that :func:`split_cannot_link` moves out of its cluster
-#: and that fits no other cluster; see that function.
+#: Policies for a face that :func:`split_cannot_link` moves out of its cluster
+#: and that fits no other cluster, as documented there.
 UNPLACED_POLICIES = ("split", "singleton", "noise")
 
 
@@ -170,8 +173,8 @@ def split_cannot_link(labels, X, groups, *, unplaced: str = "split") -> np.ndarr
 
         - ``"split"``: the moved faces of one cluster that found no home form new
           clusters together, one new cluster per distinct group as far as
-          possible. When a mixed cluster holds two characters that appear
-          together in several panels, the second character stays together.
+          possible. When a mixed cluster contains two characters that appear
+          together in several panels, the faces of the second one stay together.
         - ``"singleton"``: each such face becomes a cluster of its own.
         - ``"noise"``: each such face gets -1.
 

@@ -2,12 +2,11 @@
 
 Two criteria are offered. The **silhouette** criterion clusters the faces once
 per candidate ``k`` and keeps the ``k`` with the highest mean silhouette
-coefficient. The **eigengap** criterion needs no clustering: it builds a
-k-nearest-neighbour affinity graph, computes the smallest eigenvalues
-``lambda_0 <= lambda_1 <= ...`` of its normalised Laplacian and picks the ``k``
-after which the gap ``lambda_k - lambda_(k-1)`` is largest (von Luxburg, "A
-tutorial on spectral clustering", Statistics and Computing 17, 2007, section 8.3).
-A graph of ``c`` separate groups has ``c`` eigenvalues of 0 and then a jump.
+coefficient. The **eigengap** criterion needs no clustering. It builds a
+k-nearest-neighbour affinity graph and computes the smallest eigenvalues
+``lambda_0 <= lambda_1 <= ...`` of its normalised Laplacian. The chosen ``k`` is
+the one after which the gap ``lambda_k - lambda_(k-1)`` is largest, because a
+graph of ``c`` separate groups has ``c`` eigenvalues of 0 and then a jump.
 
 :func:`select_n_clusters` returns the chosen ``k`` together with the score of
 every candidate, so that a dashboard can plot the curve.
@@ -22,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import laplacian
-from sklearn.metrics import silhouette_score
+from sklearn.metrics import pairwise_distances, silhouette_score
 from sklearn.neighbors import kneighbors_graph
 from sklearn.preprocessing import normalize as l2_normalize
 
@@ -40,8 +39,12 @@ SELECTION_CRITERIA = ("silhouette", "eigengap")
 #: subsampled, because each score costs O(n^2) distance computations.
 MAX_SILHOUETTE_SAMPLES = 5000
 
+#: Up to this many faces the silhouette curve computes the distance matrix once
+#: (at most 32 MB of float64) and reuses it for every candidate.
+MAX_PRECOMPUTED_SAMPLES = 2000
+
 #: Up to this many faces the Laplacian spectrum comes from a dense eigensolver,
-#: which is exact and fast at this size; above it, from ARPACK (``eigsh``).
+#: which is exact and fast at this size. Larger sets use ARPACK (``eigsh``).
 MAX_DENSE_EIGEN_SAMPLES = 1500
 
 
@@ -78,7 +81,7 @@ def clip_k_range(k_range: Iterable[int], n_samples: int, criterion: str = "silho
     Raises
     ------
     ValueError
-        If ``k_range`` holds something other than integers.
+        If ``k_range`` contains something other than integers.
     """
     candidates = list(k_range)
     if not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) for k in candidates):
@@ -121,6 +124,12 @@ def silhouette_curve(
     """
     n_samples = X.shape[0]
     sample_size = MAX_SILHOUETTE_SAMPLES if n_samples > MAX_SILHOUETTE_SAMPLES else None
+    if n_samples <= MAX_PRECOMPUTED_SAMPLES:
+        # Rounding can leave tiny negative cosine distances, which sklearn rejects.
+        X = np.maximum(pairwise_distances(X, metric=metric), 0.0)
+        np.fill_diagonal(X, 0.0)
+        metric = "precomputed"
+
     curve = {}
     for k in sorted(labelings):
         labels = labelings[k]
@@ -262,12 +271,8 @@ def select_n_clusters(
     k_values = clip_k_range(k_range, n_samples, criterion)
     if not k_values:
         chosen = min(n_samples, 1)
-        logger.warning(
-            "no candidate number of clusters in %s fits %d faces; using k=%d",
-            k_range,
-            n_samples,
-            chosen,
-        )
+        shown = f"{min(k_range)} to {max(k_range)}" if k_range else "an empty range"
+        logger.warning("no candidate number of clusters from %s fits %d faces; using k=%d", shown, n_samples, chosen)
         return KSelection(chosen, {}, criterion, method)
 
     features, metric = _space(X, params)

@@ -10,6 +10,7 @@ its error and skipped; the run goes on.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import time
@@ -23,16 +24,15 @@ import pandas as pd
 from comicfaces import __version__
 from comicfaces.cache import Workspace, atomic_write_json, load_array, make_key, save_array
 from comicfaces.config import PipelineConfig
+from comicfaces.facesets import FaceSet, face_set_from_folder, face_set_from_pages
 from comicfaces.imageio import (
     IMAGE_EXTENSIONS,
     ImageLoadError,
     PageSource,
     decode_image,
-    hash_bytes,
     list_pages,
     load_image,
     load_page,
-    natural_key,
     page_digest,
     save_image,
 )
@@ -270,79 +270,6 @@ def _panel_of(box: np.ndarray, panels: np.ndarray) -> int:
     return best if shares[best] > 0.3 else -1
 
 
-# -- face sets -----------------------------------------------------------------------
-
-
-@dataclass
-class FaceSet:
-    """The faces a run clusters: a table and a key identifying its content.
-
-    ``table`` has one row per face with at least ``face_id`` and ``crop`` (path
-    of the crop image); rows from pages also carry page, panel and box columns.
-    ``identity`` holds ground-truth labels where known (None elsewhere).
-    """
-
-    key: str
-    table: pd.DataFrame
-    source: str
-    errors: list[dict] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-    def load_crops(self) -> list[np.ndarray]:
-        """Load every crop as an RGB array (raises ImageLoadError naming the file)."""
-        return [load_image(path, max_side=1024) for path in self.table["crop"]]
-
-
-def face_set_from_pages(results: Sequence[PageResult]) -> FaceSet:
-    """Concatenate the faces found on pages into one face set."""
-    tables = [r.faces for r in results if r.error is None and len(r.faces)]
-    table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=FACE_COLUMNS)
-    key = make_key("faceset", [str(Path(c).parent.name) + "/" + Path(c).name for c in table["crop"]], {})
-    errors = [{"page": r.page_id, "error": r.error} for r in results if r.error]
-    return FaceSet(key=key, table=table, source="pages", errors=errors)
-
-
-def face_set_from_folder(folder: str | Path, labels_csv: str | Path | None = None) -> FaceSet:
-    """Build a face set from a folder of ready face crops.
-
-    Crops that cannot be read are reported in ``errors`` and left out. With
-    ``labels_csv`` (columns ``image_name,identity``) the ``identity`` column is
-    filled; names in the CSV that match no crop raise ValueError.
-    """
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise FileNotFoundError(f"face folder not found: {folder}; give a folder of face crop images")
-    files = sorted(
-        (p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".")),
-        key=lambda p: natural_key(p.relative_to(folder).as_posix()),
-    )
-    if not files:
-        raise ValueError(f"no images found in {folder}; supported types are {', '.join(IMAGE_EXTENSIONS)}")
-
-    rows, errors, digests = [], [], []
-    for file in files:
-        name = file.relative_to(folder).as_posix()
-        data = file.read_bytes()
-        try:
-            decode_image(data, name, max_side=1024)
-        except ImageLoadError as error:
-            errors.append({"page": name, "error": str(error)})
-            logger.error("crop skipped: %s", error)
-            continue
-        digests.append(hash_bytes(data))
-        rows.append({"face_id": name, "image_name": name, "crop": str(file)})
-    table = pd.DataFrame(rows)
-
-    if labels_csv is not None:
-        from comicfaces.metrics import labels_from_csv
-
-        table["identity"] = labels_from_csv(labels_csv, list(table["image_name"]))
-    key = make_key("faceset", sorted(zip(table["image_name"], digests)) if len(table) else [], {})
-    return FaceSet(key=key, table=table, source=str(folder), errors=errors)
-
-
 # -- set stages ----------------------------------------------------------------------
 
 
@@ -389,15 +316,36 @@ def compute_reduction(workspace: Workspace, features: np.ndarray, features_key: 
     return embedding, key, False
 
 
-def compute_clusters(workspace: Workspace, embedding: np.ndarray, reduction_key: str, config: PipelineConfig):
-    """Return ``(labels, key, cached)``: cluster labels (noise is -1), cached on disk."""
+def compute_clusters(
+    workspace: Workspace,
+    embedding: np.ndarray,
+    reduction_key: str,
+    config: PipelineConfig,
+    groups: np.ndarray | None = None,
+):
+    """Return ``(labels, key, cached)``: cluster labels (noise is -1), cached on disk.
+
+    ``groups`` gives each face's panel for methods with a cannot-link
+    constraint (two faces of one panel are not put in one cluster); methods
+    without one ignore it.
+    """
+    import inspect
+
     from comicfaces.clustering import make_clusterer
 
-    key = make_key("clustering", reduction_key, dataclasses.asdict(config.clustering))
+    clusterer = make_clusterer(config.clustering.name, **config.clustering.params)
+    takes_groups = groups is not None and "groups" in inspect.signature(clusterer.fit_predict).parameters
+    inputs = {"reduction": reduction_key}
+    if takes_groups:
+        inputs["groups"] = hashlib.sha256(np.asarray(groups, dtype=np.int64).tobytes()).hexdigest()
+    key = make_key("clustering", inputs, dataclasses.asdict(config.clustering))
     if workspace.has("clustering", key):
         return load_array(workspace.entry_dir("clustering", key), "labels"), key, True
-    clusterer = make_clusterer(config.clustering.name, **config.clustering.params)
-    labels = np.asarray(clusterer.fit_predict(embedding), dtype=np.int64)
+    if takes_groups:
+        labels = clusterer.fit_predict(embedding, groups=groups)
+    else:
+        labels = clusterer.fit_predict(embedding)
+    labels = np.asarray(labels, dtype=np.int64)
     with workspace.writing("clustering", key, {"reduction": reduction_key}) as folder:
         save_array(folder, "labels", labels)
     return labels, key, False
@@ -428,6 +376,79 @@ def compute_view(workspace: Workspace, embedding: np.ndarray, reduction_key: str
     with workspace.writing("view", key, {"reduction": reduction_key}) as folder:
         save_array(folder, "view", np.asarray(view, dtype=np.float32))
     return np.asarray(view, dtype=np.float32)
+
+
+@dataclass
+class ClusteredFaces:
+    """Output of the set stages on one face set."""
+
+    features: np.ndarray
+    embedding: np.ndarray
+    labels: np.ndarray
+    metrics: dict
+    stage_keys: dict
+    cached: dict
+    timings: dict
+
+    @property
+    def n_clusters(self) -> int:
+        return int(len(set(self.labels.tolist()) - {-1}))
+
+    @property
+    def n_noise(self) -> int:
+        return int(np.sum(self.labels == -1))
+
+
+def panel_groups(table: pd.DataFrame) -> np.ndarray | None:
+    """Return one group id per face for faces sharing a panel, or None without panel columns.
+
+    Faces outside any detected panel (panel -1) get a group of their own, so
+    they are never constrained.
+    """
+    if "page_index" not in table or "panel" not in table or len(table) == 0:
+        return None
+    page = table["page_index"].to_numpy(dtype=np.int64)
+    panel = table["panel"].to_numpy(dtype=np.int64)
+    groups = page * 100_000 + panel
+    outside = panel < 0
+    groups[outside] = -1 - np.arange(outside.sum())
+    return groups
+
+
+def cluster_face_set(
+    workspace: Workspace, faces: FaceSet, config: PipelineConfig, progress: ProgressCallback = _noop
+) -> ClusteredFaces:
+    """Run features, reduction, clustering and evaluation on a face set, with the cache.
+
+    Clusters are labelled in the face table (``cluster``, with noise faces as
+    clusters of their own, and ``noise``).
+    """
+    timings = {}
+    tick = time.perf_counter()
+    features, features_key, features_cached = compute_features(workspace, faces, config, progress)
+    timings["features"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    embedding, reduction_key, reduction_cached = compute_reduction(workspace, features, features_key, config)
+    timings["reduction"] = time.perf_counter() - tick
+
+    tick = time.perf_counter()
+    groups = panel_groups(faces.table)
+    labels, cluster_key, clustering_cached = compute_clusters(workspace, embedding, reduction_key, config, groups=groups)
+    timings["clustering"] = time.perf_counter() - tick
+    progress("clustering", 1, 1)
+
+    faces.table["cluster"] = noise_as_singletons(labels)
+    faces.table["noise"] = labels == -1
+    return ClusteredFaces(
+        features=features,
+        embedding=embedding,
+        labels=labels,
+        metrics=evaluate_face_set(faces.table, labels, embedding),
+        stage_keys={"features": features_key, "reduction": reduction_key, "clustering": cluster_key},
+        cached={"features": features_cached, "reduction": reduction_cached, "clustering": clustering_cached},
+        timings=timings,
+    )
 
 
 # -- whole runs ----------------------------------------------------------------------
@@ -529,6 +550,14 @@ def run_pipeline(
         if labels_csv is not None:
             input_record["labels"] = str(Path(labels_csv).resolve())
 
+    from comicfaces.corrections import compute_input_key, input_key_from_items
+
+    # The input key addresses the corrections a person makes on this input; it
+    # does not depend on the package version or on where the input lies.
+    if source is not None:
+        input_record["key"] = input_key_from_items("pages", [(r.page_id, r.digest) for r in page_results])
+    else:
+        input_record["key"] = compute_input_key("faces", faces_folder)
     run_key = make_key("run", {"faceset": faces.key, "input": input_record}, config.to_dict())[:16]
     record = {
         "key": run_key,
@@ -550,25 +579,12 @@ def run_pipeline(
         faces.table["cluster"] = pd.Series(dtype=int)
         faces.table["noise"] = pd.Series(dtype=bool)
     else:
-        tick = time.perf_counter()
-        features, features_key, record["cached"]["features"] = compute_features(workspace, faces, config, progress)
-        timings["features"] = time.perf_counter() - tick
-
-        tick = time.perf_counter()
-        embedding, reduction_key, record["cached"]["reduction"] = compute_reduction(workspace, features, features_key, config)
-        timings["reduction"] = time.perf_counter() - tick
-
-        tick = time.perf_counter()
-        labels, cluster_key, record["cached"]["clustering"] = compute_clusters(workspace, embedding, reduction_key, config)
-        timings["clustering"] = time.perf_counter() - tick
-        progress("clustering", 1, 1)
-
-        record["stages"].update({"features": features_key, "reduction": reduction_key, "clustering": cluster_key})
-        faces.table["cluster"] = noise_as_singletons(labels)
-        faces.table["noise"] = labels == -1
-        record["n_clusters"] = int(len(set(labels.tolist()) - {-1}))
-        record["n_noise"] = int(np.sum(labels == -1))
-        record["metrics"] = evaluate_face_set(faces.table, labels, embedding)
+        clustered = cluster_face_set(workspace, faces, config, progress)
+        features, embedding, labels = clustered.features, clustered.embedding, clustered.labels
+        timings.update(clustered.timings)
+        record["stages"].update(clustered.stage_keys)
+        record["cached"].update(clustered.cached)
+        record.update({"n_clusters": clustered.n_clusters, "n_noise": clustered.n_noise, "metrics": clustered.metrics})
 
     record["timings"] = timings
     record["seconds"] = time.time() - started

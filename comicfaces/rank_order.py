@@ -24,6 +24,10 @@ Definitions, for faces ``a`` and ``b`` and a neighbour count ``k``:
   links: a single round of transitive merging, as Otto et al. do, instead of
   the iterated cluster-level merging of Zhu et al.
 
+NOTE: these definitions were written from the equations of Otto et al. as
+recalled, without the paper at hand; check them against its section on the
+approximate rank-order distance before citing results as AROC.
+
 For such a mutual pair, ``a`` is in ``N_b`` and ``b`` is in its own list, so the
 terms ``i = 0`` and ``i = O_a(b)`` are 0. ``d(a, b)`` is then the number of faces
 ranked strictly between ``a`` and ``b`` in ``a``'s list that are not among

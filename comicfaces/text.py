@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from comicfaces.boxes import as_boxes, box_area
+from comicfaces.boxes import as_boxes, box_area, iou_matrix
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,7 @@ __all__ = [
     "FILL_MODES",
     "TextConfig",
     "TextResult",
+    "balloons_found",
     "blank_text",
     "detect_text",
     "find_balloons",
@@ -77,6 +78,8 @@ class TextConfig:
     max_side : int
         The page is downscaled so that its longer side is at most this many pixels
         before detection, in [64, 8000]. Boxes are returned in page pixels.
+        rapidocr 3.10 itself also caps the longer side at 2000 px (its
+        ``Global.max_side_len``), so larger values change nothing.
     min_text_side : int
         Text boxes with a side shorter than this many page pixels are dropped, in
         [0, 1000].
@@ -110,10 +113,10 @@ class TextConfig:
         for the colour sample around the text, for fallback balloon boxes and for
         the area :func:`blank_text` may paint.
     fill : str
-        How :func:`blank_text` paints text: ``"auto"`` paints the glyphs in
+        How :func:`blank_text` paints text. ``"auto"`` paints the glyphs in
         balloons and captions with the balloon's colour and inpaints the strokes
-        of text lettered on art; ``"white"`` fills every padded text box with
-        white; ``"inpaint"`` inpaints the strokes of every text box.
+        of text lettered on art. ``"white"`` fills every padded text box with
+        white. ``"inpaint"`` inpaints the strokes of every text box.
     """
 
     enabled: bool = True
@@ -318,7 +321,7 @@ def detect_text(image: np.ndarray, config: TextConfig = TextConfig()) -> TextRes
     -------
     TextResult
         Text boxes with scores, balloon boxes, and the text-to-balloon mapping.
-        Empty when ``config.enabled`` is False or the page holds no text.
+        Empty when ``config.enabled`` is False or the page contains no text.
 
     Raises
     ------
@@ -327,10 +330,12 @@ def detect_text(image: np.ndarray, config: TextConfig = TextConfig()) -> TextRes
 
     Notes
     -----
-    The detector runs on a copy downscaled to ``config.max_side``, at about
-    0.3-0.7 s for a 1000 x 1400 page on one CPU core (onnxruntime). Growing
-    balloons costs a few milliseconds per text box because it only examines a
-    window of ``search_margin`` line heights around each box.
+    The detector runs on a copy downscaled to ``config.max_side``. On a 2-core
+    CPU with onnxruntime's default threads a 992 x 1401 page takes about 0.5 s
+    when the machine is otherwise idle (``benchmarks/text.py`` prints the time
+    per page). Growing balloons adds a few milliseconds per block of text,
+    because it only examines a window of ``search_margin`` line heights around
+    each block.
     """
     config.validate()
     image = _check_image(image)
@@ -497,8 +502,8 @@ def _group_lines(boxes: np.ndarray, heights: np.ndarray, colors: np.ndarray, tol
     """Group text lines into blocks: stacked lines of one paragraph, or words of one line.
 
     Lines are stacked when they overlap horizontally and the vertical gap between
-    them is under one line height; pieces of one line overlap vertically by half a
-    line and are less than one line height apart. Lines whose background colours
+    them is under one line height. Pieces of one line overlap vertically by half
+    a line and are less than one line height apart. Lines whose background colours
     (``colors``, one RGB row per line) differ by more than ``tolerance`` on a
     channel are never grouped, so two touching balloons of different colours stay
     apart.
@@ -556,7 +561,7 @@ def _drop_spanning_lines(plain: np.ndarray) -> np.ndarray:
 
     The window reaches ``search_margin`` line heights beyond the text on every
     side, so a balloon never spans it. A line of balloon colour that does is a
-    page margin, a gutter or a plain sky that the balloon touches; clearing it
+    page margin, a gutter or a plain sky that the balloon touches. Clearing it
     separates the balloon from that background.
     """
     height, width = plain.shape
@@ -608,11 +613,11 @@ def _trail_bubbles(
     """Return the mask of small round blobs of balloon colour trailing off a balloon.
 
     Thought balloons trail off in separate bubbles, which belong to the balloon
-    as a tail does. A blob counts when it is round (fills at least half its box,
-    aspect ratio at most 2.5), is at least a third of a line height across, has
-    under a quarter of the balloon's area, holds no text, does not touch the
-    window edge, and lies within one line height of the balloon or of a bubble
-    already taken (up to four bubbles deep).
+    as a tail does. A blob counts when it is round (it fills at least half its
+    box, with an aspect ratio of at most 2.5) and at least a third of a line
+    height across. It must also have under a quarter of the balloon's area,
+    contain no text and not touch the window edge. It must lie within one line
+    height of the balloon or of a bubble already taken (up to four deep).
     """
     height, width = labels.shape
     balloon_area = int(stats[region_label, cv2.CC_STAT_AREA])
@@ -655,7 +660,7 @@ def _grow_block(
 ) -> list[tuple[list[int], _BlockRegion]]:
     """Grow one block of text lines to the plain-colour regions around it.
 
-    ``page_text`` holds every text box of the page, so that neighbouring
+    ``page_text`` contains every text box of the page, so that neighbouring
     balloons are not taken for thought-balloon bubbles. Returns
     ``(line indices, region)`` pairs, one per balloon found: lines whose
     background belongs to different connected regions (neighbouring balloons
@@ -776,26 +781,30 @@ def find_balloons(image: np.ndarray, text_boxes, config: TextConfig = TextConfig
 
     Notes
     -----
-    Lines are first grouped into blocks (:func:`_group_lines`). Each block's
-    dominant surrounding colour is measured; when at least
+    Lines are first grouped into blocks (:func:`_group_lines`), and each
+    block's dominant surrounding colour is measured. When at least
     ``min_plain_fraction`` of the padded block has that colour, the connected
-    regions of that colour inside a window of ``search_margin`` line heights
-    around the block are labelled, after clearing rows and columns that cross
-    the whole window (page margins, gutters). Each line joins the region that
-    covers most of its background, so a block spanning two neighbouring
-    balloons splits again. A region touching more than ``max_leak_fraction`` of
-    the window's edge is rejected and its lines keep their padded box. Regions
-    that contain each other's text are merged.
+    regions of that colour are labelled inside a window of ``search_margin``
+    line heights around the block. Rows and columns that cross the whole
+    window (page margins, gutters) are cleared first. Each line joins the
+    region that covers most of its background, so a block spanning two
+    neighbouring balloons splits again. A region is rejected, and its lines
+    keep their padded box, when it touches more than ``max_leak_fraction`` of
+    the window's edge or its box exceeds ``max_area_ratio`` times the box of
+    its text. Small round blobs of the same colour near a region (the bubbles
+    of a thought balloon) join it. Regions that contain each other's text are
+    merged.
 
-    The colour tolerance is ``color_tolerance`` or four standard deviations of
-    the background pixels, whichever is smaller, but at least
-    ``MIN_COLOR_TOLERANCE``: clean digital fills get a tight tolerance that stops
-    at soft art edges, grainy paper a looser one.
+    The colour tolerance is four standard deviations of the background pixels,
+    clipped to [``MIN_COLOR_TOLERANCE``, ``color_tolerance``]. Clean digital
+    fills get a tight tolerance that stops at soft art edges, grainy paper a
+    looser one.
 
     Cost is O(n^2) in the number of lines for grouping plus one
     connected-component pass per block over its window. Balloons whose text the
     detector missed (a lone "..." or "?!") are not found, and tails that leave
-    the window are cut at its edge.
+    the window are cut at its edge. A short word in a roomy balloon can exceed
+    ``max_area_ratio`` and keep its padded box.
     """
     config.validate()
     image = _check_image(image)
@@ -883,16 +892,16 @@ def blank_text(image: np.ndarray, result: TextResult, config: TextConfig = TextC
     Notes
     -----
     With ``fill="auto"``, only glyph pixels inside a balloon are painted, with
-    the balloon's colour: pixels of the padded text boxes that are not balloon
-    colour and are enclosed by balloon colour (holes of the balloon region),
-    grown by one pixel to cover anti-aliased edges. Outlines, tails and the art
+    the balloon's colour. Glyph pixels are the pixels of the padded text boxes
+    that are not balloon colour but are enclosed by it (holes of the balloon
+    region), grown by one pixel to cover anti-aliased edges. Outlines, tails and the art
     around the balloon stay untouched; a glyph that touches the balloon's
     outline is not enclosed and stays. Thin lines longer than two line heights
     (an outline piece enclosed where a balloon opens into a page margin) are
     not painted either. Text on art (balloon boxes that were not grown) is
     removed with OpenCV's Telea inpainting over the pixels of its padded box
     that differ from the box's dominant colour, which repaints the strokes from
-    the surrounding art; on busy art this also smooths some art detail inside
+    the surrounding art. On busy art this also smooths some art detail inside
     the box.
     """
     config.validate()
@@ -979,3 +988,50 @@ def _paint_glyphs(
         in_text[by0 - y0 : by1 - y0, bx0 - x0 : bx1 - x0] = True
     paint = cv2.dilate(holes.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool) & in_text
     cleaned[y0:y1, x0:x1][paint] = color
+
+
+# ---------------------------------------------------------------------------
+# Evaluation
+
+
+def balloons_found(predicted, truth, iou_threshold: float = 0.5, min_cover: float = 0.5) -> np.ndarray:
+    """Tell, for each ground-truth balloon box, whether the predicted boxes found it.
+
+    A true balloon counts as found when one predicted box overlaps it with IoU
+    of at least ``iou_threshold``, or when the union of all predicted boxes
+    covers at least ``min_cover`` of its area. The union rule credits a balloon
+    covered by several boxes (a long balloon whose lines grew separately). The
+    IoU rule credits a box somewhat larger than the truth (a balloon grown a
+    little into the art around it).
+
+    Parameters
+    ----------
+    predicted : array-like
+        ``(m, 4)`` predicted balloon boxes.
+    truth : array-like
+        ``(n, 4)`` ground-truth balloon boxes.
+    iou_threshold : float
+        IoU at which one predicted box alone finds a balloon.
+    min_cover : float
+        Covered share of a balloon's area at which the union finds it.
+
+    Returns
+    -------
+    np.ndarray
+        ``(n,)`` bool.
+    """
+    predicted = as_boxes(predicted)
+    truth = as_boxes(truth)
+    found = np.zeros(len(truth), bool)
+    if len(truth) == 0 or len(predicted) == 0:
+        return found
+
+    found |= iou_matrix(truth, predicted).max(axis=1) >= iou_threshold
+    for index, (x0, y0, x1, y1) in enumerate(np.round(truth).astype(np.int64)):
+        if found[index] or x1 <= x0 or y1 <= y0:
+            continue
+        covered = np.zeros((y1 - y0, x1 - x0), bool)
+        for px0, py0, px1, py1 in np.round(predicted).astype(np.int64):
+            covered[max(py0, y0) - y0 : max(min(py1, y1) - y0, 0), max(px0, x0) - x0 : max(min(px1, x1) - x0, 0)] = True
+        found[index] = covered.mean() >= min_cover
+    return found

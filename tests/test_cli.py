@@ -19,7 +19,7 @@ def _run(*args, cwd=None):
 
 def test_help_lists_commands():
     text = build_parser().format_help()
-    for command in ["run", "cluster", "demo", "panels", "text", "faces", "runs"]:
+    for command in ["run", "cluster", "demo", "panels", "text", "faces", "sweep", "runs"]:
         assert command in text
 
 

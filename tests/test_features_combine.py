@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import math
@@ -54,6 +55,17 @@ WITH_KEYPOINTS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def keypoint_concat(crops) -> tuple[ConcatFeatures, np.ndarray]:
+    """ConcatFeatures(WITH_KEYPOINTS) fitted on the crops, and its fit_transform output.
+
+    Tests that transform other crops work on a copy, because transform replaces
+    missing_mask_.
+    """
+    extractor = ConcatFeatures(blocks=WITH_KEYPOINTS)
+    return extractor, extractor.fit_transform(crops)
+
+
 # ---------------------------------------------------------------- scaling and weights
 
 
@@ -89,9 +101,8 @@ def test_concat_weight_scales_block(crops):
     np.testing.assert_allclose(weighted[:, color_columns], 3.0 * equal[:, color_columns], rtol=1e-6)
 
 
-def test_concat_transform_matches_fit_transform(crops):
-    extractor = ConcatFeatures(blocks=WITH_KEYPOINTS)
-    fitted = extractor.fit_transform(crops)
+def test_concat_transform_matches_fit_transform(crops, keypoint_concat):
+    extractor, fitted = keypoint_concat
     np.testing.assert_allclose(extractor.transform(crops), fitted, rtol=1e-6)
 
 
@@ -121,9 +132,8 @@ def test_flat_crop_marked_missing(crops, caplog):
     assert np.abs(features[FLAT_INDEX, hog_columns]).sum() > 0
 
 
-def test_missing_rows_excluded_from_scaler(crops):
-    extractor = ConcatFeatures(blocks=WITH_KEYPOINTS)
-    features = extractor.fit_transform(crops)
+def test_missing_rows_excluded_from_scaler(crops, keypoint_concat):
+    extractor, features = keypoint_concat
     word_columns = extractor.block_slices_[1]
     described = np.delete(features[:, word_columns], FLAT_INDEX, axis=0)
     np.testing.assert_allclose(described.mean(axis=0), 0, atol=1e-6)
@@ -138,8 +148,8 @@ def test_transform_uses_fitted_blocks(crops):
     assert [block["name"] for block in extractor.blocks_] == ["hog", "color_hist"]
 
 
-def test_missing_mask_follows_transform_batch(crops):
-    extractor = ConcatFeatures(blocks=WITH_KEYPOINTS).fit(crops)
+def test_missing_mask_follows_transform_batch(crops, keypoint_concat):
+    extractor = copy.deepcopy(keypoint_concat[0])
     extractor.transform([crops[0], crops[1]])
     assert extractor.missing_mask_.tolist() == [False, False]
     assert extractor.n_missing_ == 0
@@ -166,11 +176,11 @@ def test_transform_before_fit_rejected(crops):
 # ---------------------------------------------------------------- parameters and serialisation
 
 
-def test_blocks_json_round_trip(crops):
-    extractor = ConcatFeatures(blocks=WITH_KEYPOINTS)
+def test_blocks_json_round_trip(crops, keypoint_concat):
+    extractor, features = keypoint_concat
     restored_blocks = json.loads(json.dumps(extractor.get_params()["blocks"]))
     restored = ConcatFeatures(blocks=restored_blocks)
-    np.testing.assert_array_equal(restored.fit_transform(crops), extractor.fit_transform(crops))
+    np.testing.assert_array_equal(restored.fit_transform(crops), features)
 
 
 def test_normalized_blocks_fill_defaults():
@@ -203,10 +213,10 @@ def test_get_set_params_clone(crops):
     assert not hasattr(copy, "extractors_")
 
 
-def test_pickle_fitted(crops):
-    extractor = ConcatFeatures(blocks=WITH_KEYPOINTS).fit(crops)
+def test_pickle_fitted(crops, keypoint_concat):
+    extractor, features = keypoint_concat
     restored = pickle.loads(pickle.dumps(extractor))
-    np.testing.assert_array_equal(restored.transform(crops), extractor.transform(crops))
+    np.testing.assert_allclose(restored.transform(crops), features, rtol=1e-6)
 
 
 def test_default_blocks_registered():
@@ -236,13 +246,17 @@ BAD_BLOCKS = [
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("blocks, message", [case[1:] for case in BAD_BLOCKS], ids=[case[0] for case in BAD_BLOCKS])
+@pytest.mark.parametrize(
+    "blocks, message", [case[1:] for case in BAD_BLOCKS], ids=[case[0] for case in BAD_BLOCKS]
+)
 def test_bad_blocks_rejected_by_make_features(blocks, message):
     with pytest.raises(ValueError, match=message):
         make_features("concat", blocks=blocks)
 
 
-@pytest.mark.parametrize("blocks, message", [case[1:] for case in BAD_BLOCKS], ids=[case[0] for case in BAD_BLOCKS])
+@pytest.mark.parametrize(
+    "blocks, message", [case[1:] for case in BAD_BLOCKS], ids=[case[0] for case in BAD_BLOCKS]
+)
 def test_bad_blocks_rejected_by_fit(blocks, message, crops):
     extractor = ConcatFeatures()
     extractor.set_params(blocks=blocks)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 
@@ -14,7 +15,6 @@ from sklearn.exceptions import NotFittedError
 from comicfaces.features import (
     FEATURE_DESCRIPTIONS,
     FEATURES,
-    LBPConfig,
     LBPFeatures,
     LocalDescriptorFeatures,
     ORBBoVWFeatures,
@@ -63,6 +63,12 @@ def flat_crop(size: int = 96) -> np.ndarray:
 @pytest.fixture(scope="module")
 def textured() -> list[np.ndarray]:
     return [textured_crop(seed) for seed in range(8)]
+
+
+@pytest.fixture(scope="module")
+def fitted_bovw(textured) -> LocalDescriptorFeatures:
+    """SIFT BoVW with 10 words fitted on the textured crops; copy it before set_params."""
+    return LocalDescriptorFeatures(n_words=10).fit(textured)
 
 
 @pytest.fixture(scope="module")
@@ -233,8 +239,8 @@ def test_bovw_l1_rows_and_empty_face(with_flat, detector, caplog):
     assert "1 of 9 crops have no" in caplog.text
 
 
-def test_bovw_counts_nearest_centre(textured):
-    extractor = LocalDescriptorFeatures(n_words=10).fit(textured)
+def test_bovw_counts_nearest_centre(textured, fitted_bovw):
+    extractor = fitted_bovw
     config = extractor.get_config()
     descriptors = describe_images(textured[:2], config)
     counts = bovw_counts(extractor.codebook_, descriptors)
@@ -246,13 +252,15 @@ def test_bovw_counts_nearest_centre(textured):
         np.testing.assert_array_equal(row, expected)
 
 
-def test_bovw_l2_norm(textured):
-    features = LocalDescriptorFeatures(n_words=10, norm="l2").fit_transform(textured)
+def test_bovw_l2_norm(textured, fitted_bovw):
+    # norm only acts in transform, so the fitted codebook can be reused.
+    extractor = copy.deepcopy(fitted_bovw).set_params(norm="l2")
+    features = extractor.transform(textured)
     np.testing.assert_allclose(np.linalg.norm(features, axis=1), 1.0, rtol=1e-5)
 
 
-def test_bovw_tfidf_reweights(textured):
-    plain = LocalDescriptorFeatures(n_words=10, norm="l2").fit_transform(textured)
+def test_bovw_tfidf_reweights(textured, fitted_bovw):
+    plain = copy.deepcopy(fitted_bovw).set_params(norm="l2").transform(textured)
     extractor = LocalDescriptorFeatures(n_words=10, norm="l2", tfidf=True)
     weighted = extractor.fit_transform(textured)
     assert extractor.tfidf_.idf_.shape == (10,)
@@ -261,8 +269,8 @@ def test_bovw_tfidf_reweights(textured):
     np.testing.assert_array_equal(weighted > 0, plain > 0)
 
 
-def test_transform_new_crops_sets_empty(textured):
-    extractor = LocalDescriptorFeatures(n_words=10).fit(textured)
+def test_transform_new_crops_sets_empty(textured, fitted_bovw):
+    extractor = copy.deepcopy(fitted_bovw)
     assert not hasattr(extractor, "n_empty_")
     features = extractor.transform([flat_crop(), textured[0], flat_crop(50)])
     assert extractor.n_empty_ == 2
@@ -436,7 +444,9 @@ def test_registry_has_new_names():
 
 def test_every_extractor_described():
     assert set(FEATURE_DESCRIPTIONS) == set(FEATURES)
-    assert all(description and "\n" not in description for description in FEATURE_DESCRIPTIONS.values())
+    for name, description in FEATURE_DESCRIPTIONS.items():
+        assert description, name
+        assert "\n" not in description, name
 
 
 BAD_PARAMS = [

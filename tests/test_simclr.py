@@ -13,8 +13,10 @@ from comicfaces.features.simclr import SimCLRFeatures
 
 torch = pytest.importorskip("torch")
 
-# Tiny settings so that one fit takes seconds on a CPU.
-SMALL = {"image_size": 32, "batch_size": 16, "epochs": 2, "device": "cpu"}
+# Tiny settings so that one fit takes seconds on a CPU. Without warm-up, 3 epochs of
+# 4 steps lowered the loss by 0.27 to 0.85 for crop and training seeds 0-7; with 2
+# epochs one seed in 8 did not lower it.
+SMALL = {"image_size": 32, "batch_size": 16, "epochs": 3, "warmup_epochs": 0, "device": "cpu"}
 
 
 @pytest.fixture(autouse=True)
@@ -51,11 +53,11 @@ def fitted(crops) -> SimCLRFeatures:
     return SimCLRFeatures(**SMALL).fit(crops)
 
 
-def test_loss_drops_over_two_epochs(fitted):
+def test_loss_drops_over_training(fitted):
     history = fitted.loss_history_
-    assert len(history) == 2
+    assert len(history) == 3
     assert all(np.isfinite(history))
-    assert history[1] < history[0] - 0.05
+    assert history[-1] < history[0] - 0.1
 
 
 def test_transform_unit_rows(fitted, crops):
@@ -93,7 +95,7 @@ def test_save_load_round_trip(fitted, crops, tmp_path):
     assert record["loss_history"] == pytest.approx(fitted.loss_history_)
 
     loaded = SimCLRFeatures.load(path, device="cpu")
-    assert loaded.get_params()["epochs"] == 2
+    assert loaded.get_params()["epochs"] == 3
     np.testing.assert_allclose(loaded.transform(crops), fitted.transform(crops), atol=1e-6)
 
 
@@ -127,7 +129,7 @@ def test_load_missing_json(fitted, tmp_path):
 def test_progress_reports_every_step(crops):
     calls = []
     SimCLRFeatures(**SMALL).fit(crops[:32], progress=lambda done, total: calls.append((done, total)))
-    assert calls == [(step, 4) for step in range(1, 5)]
+    assert calls == [(step, 6) for step in range(1, 7)]
 
 
 def test_efficientnet_init(crops):

@@ -8,6 +8,10 @@ field's type:
 - ``str``: a select box when its allowed values are known (:data:`CHOICES`),
   else a text input;
 - ``tuple[str, ...]``: a multiselect, or comma-separated text;
+- ``tuple[dict, ...]`` (such as ``ConcatConfig.blocks``): a JSON text area
+  holding a list of objects;
+- one value or several (``int | tuple[int, ...]``, such as
+  ``LocalDescriptorConfig.n_words``): a text input taking ``64`` or ``16, 32, 64``;
 - ``dict``: a JSON text area;
 - optional or mixed types (``int | float | None``): a text input parsed on submit.
 
@@ -34,6 +38,12 @@ def _detector_names() -> list[str]:
     from comicfaces.detect import DETECTORS
 
     return sorted(DETECTORS)
+
+
+def _base_clusterer_names() -> list[str]:
+    from comicfaces.clustering import CLUSTERERS, CannotLinkSplit
+
+    return sorted(name for name, cls in CLUSTERERS.items() if cls is not CannotLinkSplit)
 
 
 def _constant(module: str, name: str) -> Callable[[], list[str]]:
@@ -66,6 +76,12 @@ CHOICES: dict[str, Callable[[], list[str]]] = {
     "DBSCANConfig.metric": _constant("comicfaces.clustering", "DBSCAN_METRICS"),
     "SpectralConfig.affinity": _constant("comicfaces.clustering", "SPECTRAL_AFFINITIES"),
     "RankOrderConfig.metric": _constant("comicfaces.clustering", "RANK_ORDER_METRICS"),
+    "CannotLinkConfig.base": _base_clusterer_names,
+    "CannotLinkConfig.unplaced": _constant("comicfaces.constraints", "UNPLACED_POLICIES"),
+    "UMAPConfig.metric": _constant("comicfaces.reduction", "UMAP_METRICS"),
+    "SimCLRConfig.backbone": _constant("comicfaces.features.simclr", "BACKBONES"),
+    "SimCLRConfig.init": _constant("comicfaces.features.simclr", "INITS"),
+    "SimCLRConfig.optimizer": _constant("comicfaces.features.simclr", "OPTIMIZERS"),
 }
 
 
@@ -112,6 +128,69 @@ def _union_args(hint: Any) -> tuple:
     if origin in (typing.Union, types.UnionType):
         return typing.get_args(hint)
     return (hint,)
+
+
+_SCALARS = (str, int, float)
+
+
+def _is_mapping_type(hint: Any) -> bool:
+    return hint is dict or typing.get_origin(hint) is dict
+
+
+def _items_are_mappings(plain: list) -> bool:
+    """Return True when a type hint is a sequence of mappings, such as ``tuple[dict, ...]``."""
+    for hint in plain:
+        if typing.get_origin(hint) in (tuple, list):
+            items = [arg for arg in typing.get_args(hint) if arg is not Ellipsis]
+            if items and all(_is_mapping_type(arg) for arg in items):
+                return True
+    return False
+
+
+def _edited_as_json_list(value: Any, plain: list) -> bool:
+    """Return True for a sequence field whose items are mappings or other non-scalars.
+
+    The type hint decides when it is known, so an empty ``tuple[dict, ...]``
+    still gets the JSON editor. Otherwise the current items decide.
+    """
+    if _items_are_mappings(plain):
+        return True
+    return isinstance(value, (tuple, list)) and any(not isinstance(v, _SCALARS) for v in value)
+
+
+def _one_or_many_type(plain: list) -> type | None:
+    """Return ``T`` when a field's type is ``T | tuple[T, ...]`` (or ``list[T]``) for a scalar ``T``."""
+    scalars = [hint for hint in plain if hint in (int, float, str)]
+    sequences = [hint for hint in plain if typing.get_origin(hint) in (tuple, list)]
+    if len(scalars) != 1 or len(sequences) != 1 or len(plain) != 2:
+        return None
+    items = {arg for arg in typing.get_args(sequences[0]) if arg is not Ellipsis}
+    return scalars[0] if items == {scalars[0]} else None
+
+
+def parse_one_or_many(name: str, text: str, kind: type) -> Any:
+    """Parse ``"64"`` into ``64`` and ``"16, 32, 64"`` (brackets allowed) into ``(16, 32, 64)``.
+
+    Raises
+    ------
+    ValueError
+        If the text is empty or an item is not a ``kind`` value; the message
+        names the field and the item.
+    """
+    expected = f"give one {kind.__name__} or several separated by commas, such as 16, 32, 64"
+    stripped = text.strip().strip("[]()").strip()
+    if not stripped:
+        raise ValueError(f"{name} is empty; {expected}")
+    parts = [part.strip() for part in stripped.split(",")]
+    if any(not part for part in parts):
+        raise ValueError(f"{name}: {text!r} has an empty item; {expected}")
+    values = []
+    for part in parts:
+        try:
+            values.append(kind(part))
+        except ValueError:
+            raise ValueError(f"{name}: {part!r} in {text!r} is not a valid {kind.__name__}") from None
+    return values[0] if len(values) == 1 else tuple(values)
 
 
 def _parse_scalar(name: str, text: str, allowed: tuple) -> Any:
@@ -170,9 +249,20 @@ def _field_widget(
         result = st.checkbox(label, value=value, key=key, help=help_text)
         return lambda: bool(result)
 
-    if isinstance(value, (tuple, list)) and any(not isinstance(v, (str, int, float)) for v in value):
-        text = st.text_area(label, value=json.dumps(list(value), sort_keys=True), key=key, help=(help_text or "") + " (JSON list)", height=100)
-        return lambda: _parse_json_list(name, text)
+    if _edited_as_json_list(value, plain):
+        objects = _items_are_mappings(plain)
+        shown = json.dumps(list(value or ()), indent=1, sort_keys=True)
+        hint = " (JSON list of objects)" if objects else " (JSON list)"
+        text = st.text_area(label, value=shown, key=key, help=(help_text or "") + hint, height=160)
+        return lambda: parse_json_list(name, text, objects=objects)
+
+    one_or_many = _one_or_many_type(plain)
+    if one_or_many is not None and not optional:
+        shown = ", ".join(str(v) for v in value) if isinstance(value, (tuple, list)) else str(value)
+        text = st.text_input(
+            label, value=shown, key=key, help=(help_text or "") + f" (one {one_or_many.__name__}, or several separated by commas)"
+        )
+        return lambda: parse_one_or_many(name, text, one_or_many)
 
     if isinstance(value, tuple) or typing.get_origin(plain[0] if plain else None) is tuple:
         if choices is not None:
@@ -235,14 +325,42 @@ def _parse_json_object(name: str, text: str, optional: bool = False) -> dict | N
     return value
 
 
-def _parse_json_list(name: str, text: str) -> tuple:
+def parse_json_list(name: str, text: str, objects: bool = False) -> tuple:
+    """Parse a JSON list into a tuple; with ``objects``, every item must be a JSON object.
+
+    Raises
+    ------
+    ValueError
+        For invalid JSON (with the line and column), a value that is not a
+        list, or with ``objects`` an item that is not an object (with its index).
+    """
     try:
         value = json.loads(text or "[]")
     except json.JSONDecodeError as error:
-        raise ValueError(f"{name}: invalid JSON ({error.msg} at character {error.pos})") from None
+        raise ValueError(f"{name}: invalid JSON ({error.msg} at line {error.lineno}, column {error.colno})") from None
+    example = '[{"name": "hog", "weight": 1.0}]' if objects else "[1, 2]"
     if not isinstance(value, list):
-        raise ValueError(f"{name}: expected a JSON list such as [1, 2], got {type(value).__name__}")
+        raise ValueError(f"{name}: expected a JSON list such as {example}, got a JSON {_json_kind(value)}")
+    if objects:
+        for index, item in enumerate(value):
+            if not isinstance(item, dict):
+                raise ValueError(f"{name}[{index}]: expected a JSON object such as {{\"name\": \"hog\"}}, got a JSON {_json_kind(item)}")
     return tuple(value)
+
+
+def _json_kind(value: Any) -> str:
+    """Return the JSON name of a parsed value's type (object, list, string, number, ...)."""
+    if isinstance(value, dict):
+        return "object"
+    if isinstance(value, list):
+        return "list"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, bool):
+        return "boolean"
+    if value is None:
+        return "null"
+    return "number"
 
 
 def read_values(readers: dict[str, Callable[[], Any]]) -> dict[str, Any]:

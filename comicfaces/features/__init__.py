@@ -55,8 +55,8 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "local": "SIFT or ORB keypoint descriptors pooled by a bag of visual words or Fisher vectors",
     "orb_bovw": "ORB keypoint descriptors pooled into a bag of visual words (k-means codebook)",
     "sift_bovw": "SIFT keypoint descriptors pooled into a bag of visual words (k-means codebook)",
-    "orb_fisher": "ORB keypoint descriptors pooled into a Fisher vector (Gaussian mixture codebook)",
-    "sift_fisher": "SIFT keypoint descriptors pooled into a Fisher vector (Gaussian mixture codebook)",
+    "orb_fisher": "ORB keypoint descriptors pooled into a Fisher vector (Gaussian mixture)",
+    "sift_fisher": "SIFT keypoint descriptors pooled into a Fisher vector (Gaussian mixture)",
     "concat": "Several extractors side by side, each standardised and weighted",
     "random": "Random noise that ignores the image: the chance-level baseline",
 }

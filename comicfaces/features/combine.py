@@ -87,7 +87,9 @@ def normalize_blocks(blocks) -> tuple[dict, ...]:
             )
         if not isinstance(name, str) or name not in FEATURES:
             valid = ", ".join(sorted(set(FEATURES) - {CONCAT_NAME}))
-            raise ValueError(f"{where}: unknown feature extractor {name!r}; valid names are: {valid}")
+            raise ValueError(
+                f"{where}: unknown feature extractor {name!r}; valid names are: {valid}"
+            )
 
         params = block.get("params", {})
         if params is None:

@@ -64,7 +64,9 @@ class LocalDescriptorConfig:
 
         if isinstance(self.n_words, (tuple, list)):
             if not self.n_words:
-                raise ValueError("n_words must be an integer >= 2 or a non-empty list of them, got []")
+                raise ValueError(
+                    "n_words must be an integer >= 2 or a non-empty list of them, got []"
+                )
             for value in self.n_words:
                 check_int("n_words", value, 2)
             if len(set(self.n_words)) != len(self.n_words):

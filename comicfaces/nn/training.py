@@ -52,8 +52,8 @@ def nt_xent_loss(first: torch.Tensor, second: torch.Tensor, temperature: float) 
     Returns
     -------
     Tensor
-        Scalar mean loss over the ``2n`` views. Its value for an untrained
-        network with uninformative projections is near ``log(2n - 1)``.
+        Scalar mean loss over the ``2n`` views. It equals ``log(2n - 1)`` when
+        every view is equally similar to all others.
     """
     n = first.shape[0]
     projections = F.normalize(torch.cat([first, second]), dim=1)

@@ -1,0 +1,230 @@
+"""The face detector trained by :func:`comicfaces.detect.train.train_detector`, as a registry detector."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from comicfaces.boxes import nms
+from comicfaces.detect.base import (
+    Availability,
+    Detections,
+    FaceDetector,
+    check_image,
+    detect_tiled,
+    is_integer,
+    is_real,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["TrainedDetector"]
+
+#: Input sides are padded up to a multiple of this (the network's deepest stride).
+_INPUT_MULTIPLE = 32
+
+#: Grey level of the padding: white, like page margins and the training crops' padding.
+_PAD_VALUE = 255
+
+
+@functools.lru_cache(maxsize=4)
+def _load(weights: str, size: int, mtime_ns: int, device: str):
+    # Keyed by file size and modification time, so a retrained model is reloaded.
+    from comicfaces.detect.train import load_trained_model
+
+    logger.info("loading the trained face detector from %s", weights)
+    model, document = load_trained_model(Path(weights).parent, device=device)
+    return model, document, threading.Lock()
+
+
+class TrainedDetector(FaceDetector):
+    """CenterNet face detector trained by this package (EfficientNet-Lite0 backbone).
+
+    The page is resized so that its longer side has ``max_side`` pixels, padded
+    with white to a multiple of 32 and run whole, or cut into square tiles
+    when ``tile_size`` is set. Heatmap peaks (3x3 max-pool NMS) scoring at
+    least ``score_threshold`` become boxes, and an IoU NMS removes duplicates.
+
+    Parameters
+    ----------
+    model_path : str
+        Folder written by :func:`comicfaces.detect.train.train_detector`
+        (``detector.pt`` and ``detector.json``), or one of those two files.
+    score_threshold : float
+        Minimum heatmap score, in ``(0, 1)``.
+    max_side : int or None
+        Longer side of the resized page in pixels, in ``[128, 8192]``; None
+        uses the value the model was trained for (stored in ``detector.json``).
+    tile_size : int or None
+        None runs the whole resized page at once. An integer in ``[128, 4096]``,
+        a multiple of 32, cuts the resized page into tiles of that side that
+        overlap by a quarter, which bounds memory on large pages.
+    nms_iou : float
+        IoU above which the lower-scoring of two boxes is dropped, in ``(0, 1]``.
+    max_detections : int
+        Maximum number of heatmap peaks read per page (or tile), in ``[1, 10000]``.
+    device : str
+        ``"cpu"`` (the default), ``"auto"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+
+    Notes
+    -----
+    The cost grows with ``max_side ** 2``. In ``benchmarks/train_detector.py``
+    a 992x1401 page at ``max_side=1024`` took about 4 s on a 2-core CPU shared
+    with other jobs. Loaded networks are cached per weights file (its size and
+    modification time) and device, four at most.
+    """
+
+    name = "trained"
+    uses_model_files = False
+
+    def __init__(
+        self,
+        model_path: str = "",
+        score_threshold: float = 0.3,
+        max_side: int | None = None,
+        tile_size: int | None = None,
+        nms_iou: float = 0.4,
+        max_detections: int = 200,
+        device: str = "cpu",
+    ):
+        self.model_path = model_path
+        self.score_threshold = score_threshold
+        self.max_side = max_side
+        self.tile_size = tile_size
+        self.nms_iou = nms_iou
+        self.max_detections = max_detections
+        self.device = device
+        self.validate()
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first invalid parameter."""
+        from comicfaces.nn.device import check_device
+
+        if not isinstance(self.model_path, (str, os.PathLike)):
+            raise ValueError(f"trained: model_path must be a folder path, got {self.model_path!r}")
+        if not is_real(self.score_threshold) or not 0.0 < self.score_threshold < 1.0:
+            raise ValueError(f"trained: score_threshold must be in (0, 1), got {self.score_threshold!r}")
+        if self.max_side is not None and (not is_integer(self.max_side) or not 128 <= self.max_side <= 8192):
+            raise ValueError(f"trained: max_side must be None or an integer in [128, 8192] pixels, got {self.max_side!r}")
+        if self.tile_size is not None and (
+            not is_integer(self.tile_size) or not 128 <= self.tile_size <= 4096 or self.tile_size % _INPUT_MULTIPLE
+        ):
+            raise ValueError(
+                f"trained: tile_size must be None or a multiple of 32 in [128, 4096] pixels, got {self.tile_size!r}"
+            )
+        if not is_real(self.nms_iou) or not 0.0 < self.nms_iou <= 1.0:
+            raise ValueError(f"trained: nms_iou must be in (0, 1], got {self.nms_iou!r}")
+        if not is_integer(self.max_detections) or not 1 <= self.max_detections <= 10000:
+            raise ValueError(f"trained: max_detections must be an integer in [1, 10000], got {self.max_detections!r}")
+        check_device("trained: device", self.device)
+
+    def check(self) -> Availability:
+        """Report whether torch, the EfficientNet model code and the model files are present."""
+        if not str(self.model_path):
+            return Availability(
+                False, "trained: no model_path given; train a model with comicfaces.detect.train.train_detector first"
+            )
+        for module, package in (("torch", "torch"), ("efficientnet_lite_pytorch", "efficientnet-lite-pytorch")):
+            try:
+                __import__(module)
+            except ImportError as error:
+                return Availability(False, f"trained: {module} could not be imported ({error}); pip install {package}")
+        from comicfaces.detect.train import read_model_config
+
+        try:
+            read_model_config(self.model_path)
+        except (FileNotFoundError, ValueError) as error:
+            return Availability(False, f"trained: {error}")
+        return Availability(True)
+
+    def _network(self):
+        from comicfaces.detect.train import resolve_model_files
+        from comicfaces.nn.device import resolve_device
+
+        weights, _ = resolve_model_files(self.model_path)
+        stat = weights.stat()
+        return _load(str(weights.resolve()), stat.st_size, stat.st_mtime_ns, str(resolve_device(self.device)))
+
+    def detect(self, image_rgb: np.ndarray) -> Detections:
+        """Find faces on an RGB uint8 page.
+
+        Raises
+        ------
+        RuntimeError
+            If the detector cannot run here (see :meth:`check`).
+        ValueError
+            If ``image_rgb`` is not an RGB uint8 array, or the model files are invalid.
+        """
+        status = self.check()
+        if not status.ok:
+            raise RuntimeError(status.reason)
+        image = check_image(image_rgb)
+        model, document, lock = self._network()
+        max_side = int(self.max_side if self.max_side is not None else document["max_side"])
+        stride = int(document["architecture"]["output_stride"])
+        scale = max_side / max(image.shape[:2])
+
+        def run(tile_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            with lock:
+                return self._run_network(model, stride, tile_rgb)
+
+        if self.tile_size is None:
+            boxes, scores = self._detect_whole(image, scale, run)
+        else:
+            tile = int(self.tile_size)
+            boxes, scores = detect_tiled(
+                image,
+                run,
+                tile_size=tile,
+                tile_overlap=tile // 4,
+                scales=(scale,),
+                nms_iou=float(self.nms_iou),
+                pad_value=_PAD_VALUE,
+            )
+        return Detections.from_arrays(boxes, scores, self.name).sorted_by_score()
+
+    def _detect_whole(self, image: np.ndarray, scale: float, run) -> tuple[np.ndarray, np.ndarray]:
+        import cv2
+
+        height, width = image.shape[:2]
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        interpolation = cv2.INTER_AREA if scale < 1.0 else cv2.INTER_LINEAR
+        resized = cv2.resize(image, size, interpolation=interpolation) if scale != 1.0 else image
+        boxes, scores = run(resized)
+        boxes = boxes / scale
+        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
+        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
+        valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+        boxes, scores = boxes[valid], scores[valid]
+        keep = nms(boxes, scores, iou_threshold=float(self.nms_iou))
+        return boxes[keep], scores[keep]
+
+    def _run_network(self, model, stride: int, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return boxes in pixels of ``image`` and their scores."""
+        import cv2
+        import torch
+
+        from comicfaces.nn.centernet import decode_centernet
+        from comicfaces.nn.preprocess import to_network_input
+
+        height, width = image.shape[:2]
+        padded = cv2.copyMakeBorder(
+            image,
+            0,
+            -height % _INPUT_MULTIPLE,
+            0,
+            -width % _INPUT_MULTIPLE,
+            cv2.BORDER_CONSTANT,
+            value=(_PAD_VALUE, _PAD_VALUE, _PAD_VALUE),
+        )
+        device = next(model.parameters()).device
+        batch = torch.from_numpy(np.ascontiguousarray(padded)).permute(2, 0, 1).unsqueeze(0)
+        with torch.inference_mode():
+            outputs = model(to_network_input(batch, device))
+            (boxes, scores), = decode_centernet(outputs, stride, float(self.score_threshold), int(self.max_detections))
+        return boxes, scores
