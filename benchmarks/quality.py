@@ -49,9 +49,12 @@ METRICS = [
 #: This project's configuration with k unknown, chosen by the sweeps in
 #: benchmarks/sweeps/ (see docs/results.md).
 PROJECT_CONFIG = {
-    "features": {"name": "lbp", "params": {"grid": [4, 4]}},
+    "features": {"name": "efficientnet", "params": {}},
     "reduction": {"name": "none"},
-    "clustering": {"name": "hdbscan", "params": {}},
+    "clustering": {
+        "name": "agglomerative",
+        "params": {"n_clusters": "auto", "linkage": "average", "metric": "cosine", "cannot_link": True},
+    },
 }
 
 

@@ -222,6 +222,83 @@ def cmd_runs(args) -> int:
     return 0
 
 
+def _stored_run(workspace, run_key: str) -> dict:
+    """Load a run record with its input key; runs saved by the dashboard get it derived and stored."""
+    from comicfaces.corrections import CorrectionsError, input_key_for
+
+    record = workspace.load_run(run_key)
+    try:
+        input_key_for(record)
+    except CorrectionsError:
+        from comicfaces.dashboard.review_records import ensure_stored_input
+
+        record = ensure_stored_input(workspace, record)
+    return record
+
+
+def cmd_export(args) -> int:
+    """Write a run's faces with their corrections as COCO, a ZIP per character, labels and faces CSVs, and JSON."""
+    from comicfaces import exports
+    from comicfaces.cache import atomic_write_text
+    from comicfaces.corrections import Corrections, labels_csv
+    from comicfaces.pipeline import load_run_faces
+
+    workspace = _workspace(args)
+    record = _stored_run(workspace, args.run)
+    table = load_run_faces(workspace, args.run)
+    corrections = Corrections.for_run(workspace, record)
+    view = corrections.apply(table)
+    if args.faces:
+        print(f"faces table: {exports.export_faces_csv(view, args.faces)}")
+    if args.labels:
+        labels = labels_csv(corrections, table)
+        atomic_write_text(args.labels, labels.to_csv(index=False))
+        print(f"labels: {args.labels} ({len(labels)} named face(s))")
+    if args.coco:
+        source = record.get("input") or {}
+        if source.get("kind") != "pages" or not source.get("path"):
+            raise ValueError(f"run {args.run} has no pages folder (input kind {source.get('kind')!r}), so it has no COCO boxes")
+        data = exports.export_coco(view, args.coco, pages=source["path"])
+        print(f"COCO: {args.coco} ({len(data['annotations'])} box(es), {len(data['identities'])} identities)")
+    if args.zip:
+        summary = exports.export_character_zip(view, args.zip, record=record)
+        print(f"ZIP: {args.zip} ({summary['n_crops']} crop(s) in {len(summary['folders'])} folder(s))")
+        if summary["missing"]:
+            print(f"{len(summary['missing'])} crop file(s) missing, e.g. {summary['missing'][0]}", file=sys.stderr)
+    if args.json:
+        print(f"run summary: {exports.export_run_json(record, args.json, view)}")
+    return 0
+
+
+def cmd_export_project(args) -> int:
+    """Write runs, their cache entries and corrections (and optionally the inputs) as one ZIP."""
+    from comicfaces.project import export_project
+
+    workspace = _workspace(args)
+    for run_key in args.runs:
+        _stored_run(workspace, run_key)
+    manifest = export_project(workspace, args.runs, args.out, embed_inputs=args.embed_inputs)
+    embedded = " with its inputs" if args.embed_inputs else ""
+    print(f"project archive: {args.out} ({len(manifest['runs'])} run(s), {len(manifest['entries'])} cache entries{embedded})")
+    return 0
+
+
+def cmd_import_project(args) -> int:
+    """Unpack a project archive into the workspace and list what it added."""
+    from comicfaces.project import import_project
+
+    workspace = _workspace(args)
+    report = import_project(args.archive, workspace)
+    for run_key in report.runs:
+        kept = " (already in the workspace, kept)" if run_key in report.runs_kept else ""
+        print(f"run {run_key}{kept}")
+    print(
+        f"imported {args.archive} into {workspace.root}: {len(report.runs)} run(s), {report.entries_added} cache entries added, "
+        f"{report.entries_kept} kept, {sum(report.corrections.values())} correction action(s) merged"
+    )
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------
 
 
@@ -301,6 +378,31 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("--workspace", help="cache and run folder")
     runs.add_argument("-v", "--verbose", action="count", default=0, help="log more")
     runs.set_defaults(func=cmd_runs)
+
+    export = sub.add_parser("export", help="export a stored run with its corrections: COCO, ZIP per character, labels, faces, JSON")
+    export.add_argument("run", metavar="RUN_KEY", help="key of a stored run (see 'runs list')")
+    export.add_argument("--coco", help="write the face boxes with identities as COCO JSON to this file (page runs only)")
+    export.add_argument("--zip", help="write a ZIP with a folder of crops per character to this file")
+    export.add_argument("--labels", help="write the names given by hand as an image_name,identity CSV to this file")
+    export.add_argument("--faces", help="write the faces table with clusters and names as CSV to this file")
+    export.add_argument("--json", help="write the run's metrics, configuration and correction counts as JSON to this file")
+    export.add_argument("--workspace", help="cache and run folder")
+    export.add_argument("-v", "--verbose", action="count", default=0, help="log more")
+    export.set_defaults(func=cmd_export)
+
+    export_project = sub.add_parser("export-project", help="write runs with their cache entries and corrections as one ZIP to share")
+    export_project.add_argument("runs", nargs="+", metavar="RUN_KEY", help="keys of stored runs")
+    export_project.add_argument("--out", required=True, help="output .zip file")
+    export_project.add_argument("--embed-inputs", action="store_true", help="copy the input pages or crops into the archive too")
+    export_project.add_argument("--workspace", help="cache and run folder")
+    export_project.add_argument("-v", "--verbose", action="count", default=0, help="log more")
+    export_project.set_defaults(func=cmd_export_project)
+
+    import_project = sub.add_parser("import-project", help="unpack a project archive into the workspace")
+    import_project.add_argument("archive", help="ZIP written by export-project or by the dashboard's Review page")
+    import_project.add_argument("--workspace", help="cache and run folder")
+    import_project.add_argument("-v", "--verbose", action="count", default=0, help="log more")
+    import_project.set_defaults(func=cmd_import_project)
     return parser
 
 
@@ -312,6 +414,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if args.command == "runs" and args.action in ("show", "delete") and not args.key:
         parser.error(f"'runs {args.action}' needs a run key; list them with 'runs list'")
+    if args.command == "export" and not any((args.coco, args.zip, args.labels, args.faces, args.json)):
+        parser.error("'export' needs at least one output: --coco, --zip, --labels, --faces or --json")
 
     from comicfaces.imageio import ImageLoadError
 

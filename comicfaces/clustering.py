@@ -586,7 +586,7 @@ class AgglomerativeClusterer(ClusterMixin, BaseEstimator):
         if config.cannot_link:
             codes = None
             if groups is None:
-                logger.warning("cannot_link=True but no groups were passed to fit; no constraint applies")
+                logger.info("cannot_link=True but no groups (panels) were passed to fit; no constraint applies")
             else:
                 codes = encode_groups(groups, n_samples)
             distances, max_distance = cannot_link_distances(X, codes, config.metric)

@@ -334,7 +334,7 @@ def compute_clusters(
     from comicfaces.clustering import make_clusterer
 
     clusterer = make_clusterer(config.clustering.name, **config.clustering.params)
-    takes_groups = groups is not None and "groups" in inspect.signature(clusterer.fit_predict).parameters
+    takes_groups = groups is not None and "groups" in inspect.signature(clusterer.fit).parameters
     inputs = {"reduction": reduction_key}
     if takes_groups:
         inputs["groups"] = hashlib.sha256(np.asarray(groups, dtype=np.int64).tobytes()).hexdigest()

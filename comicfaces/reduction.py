@@ -24,6 +24,7 @@ from sklearn.decomposition import PCA
 from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from comicfaces.autoencoder import AutoencoderReducer
 from comicfaces.features.registry import make_estimator
 from comicfaces.features.validation import (
     check_bool,
@@ -448,6 +449,7 @@ REDUCERS: dict[str, type[BaseEstimator]] = {
     "none": IdentityReducer,
     "pca": PCAReducer,
     "umap": UMAPReducer,
+    "autoencoder": AutoencoderReducer,
 }
 
 #: One line per reducer name, for menus and help text.
@@ -455,6 +457,7 @@ REDUCER_DESCRIPTIONS: dict[str, str] = {
     "none": "no reduction: cluster the features as extracted",
     "pca": "principal component analysis: linear, fast, keeps the directions of largest variance",
     "umap": "UMAP: nonlinear, keeps neighbourhoods; can embed new faces later",
+    "autoencoder": "deep or sparse (KL penalty) autoencoder in torch, with early stopping",
 }
 
 

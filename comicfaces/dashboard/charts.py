@@ -1,4 +1,4 @@
-"""Plotly figures of the dashboard: variance, scatter, cluster sizes, metrics, heatmap.
+"""Plotly figures of the dashboard: variance, scatter, cluster sizes, metrics, heatmaps, review charts.
 
 Functions return ``plotly.graph_objects.Figure`` objects and never call
 Streamlit, so they can be tested and reused in notebooks.
@@ -183,5 +183,153 @@ def feature_heatmap(features: np.ndarray, face_ids: Sequence[str], max_rows: int
         yaxis_title="face",
         height=min(700, 120 + 12 * len(block)),
         margin={"l": 10, "r": 10, "t": 20, "b": 10},
+    )
+    return figure
+
+
+# -- review page ---------------------------------------------------------------------------
+
+#: Points above which the review map draws with WebGL (``Scattergl``), which stays
+#: responsive for tens of thousands of faces.
+WEBGL_POINTS = 2000
+#: Groups above which the review map hides its legend.
+MAX_LEGEND_GROUPS = 30
+
+
+def review_scatter_figure(points: np.ndarray, frame: pd.DataFrame, colour: str, title: str) -> tuple[go.Figure, list[list[str]]]:
+    """Scatter of a 2-D view for selecting faces: one trace per colour group.
+
+    Parameters
+    ----------
+    points : ndarray of shape (n, 2)
+        Map coordinates, one row per row of ``frame``.
+    frame : DataFrame
+        ``face_id``, the ``colour`` column (group of each point, ``noise``
+        and ``unlabelled`` drawn grey) and any columns to show on hover.
+    colour : str
+        Legend title.
+    title : str
+
+    Returns
+    -------
+    figure : Figure
+        Lasso selection is the drag mode; each point's ``customdata`` is its face id.
+    faces : list of list of str
+        Face ids of each trace in point order, which maps a selection event's
+        ``curve_number`` and ``point_index`` back to faces.
+    """
+    trace_type = go.Scattergl if len(frame) > WEBGL_POINTS else go.Scatter
+    hover_columns = [c for c in frame.columns if c not in ("colour",)]
+    groups = sorted(frame["colour"].astype(str).unique(), key=_noise_last)
+    figure = go.Figure()
+    faces: list[list[str]] = []
+    for index, group in enumerate(groups):
+        members = np.flatnonzero(frame["colour"].astype(str).to_numpy() == group)
+        part = frame.iloc[members]
+        hover = pd.Series("", index=part.index)
+        for position, column in enumerate(hover_columns):
+            hover = hover + ("<br>" if position else "") + f"{column}: " + part[column].astype(str)
+        grey = group in (NOISE_LABEL, "unlabelled", "(none)")
+        figure.add_trace(
+            trace_type(
+                x=points[members, 0],
+                y=points[members, 1],
+                mode="markers",
+                name=group,
+                customdata=part["face_id"].astype(str).to_numpy(),
+                hovertext=hover.tolist(),
+                hoverinfo="text",
+                marker={"size": 9, "color": NOISE_COLOUR if grey else _COLOURS[index % len(_COLOURS)], "line": {"width": 0.5, "color": "white"}},
+            )
+        )
+        faces.append(part["face_id"].astype(str).tolist())
+    figure.update_layout(
+        title=title,
+        height=520,
+        dragmode="lasso",
+        uirevision="review-map",
+        showlegend=len(groups) <= MAX_LEGEND_GROUPS,
+        legend_title_text=colour,
+        xaxis_title="dimension 1",
+        yaxis_title="dimension 2",
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    return figure, faces
+
+
+def identity_scores_figure(scores: pd.DataFrame, max_identities: int = 40) -> go.Figure:
+    """Grouped bars of the precision and recall of each identity in its majority cluster.
+
+    ``scores`` is :func:`comicfaces.dashboard.review_model.identity_scores`
+    output; the identities with most faces are drawn first.
+    """
+    shown = scores.head(max_identities)
+    figure = go.Figure()
+    for index, column in enumerate(("precision", "recall")):
+        figure.add_bar(x=shown["identity"], y=shown[column], name=column, marker_color=_COLOURS[index])
+    figure.update_layout(
+        barmode="group",
+        yaxis_range=[0, 1.05],
+        height=320,
+        xaxis_title="identity",
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+        legend={"orientation": "h", "y": 1.12},
+    )
+    return figure
+
+
+def confusion_figure(table: pd.DataFrame) -> go.Figure:
+    """Heatmap of labelled faces per cluster (rows) and identity (columns), with the counts written in."""
+    figure = go.Figure(
+        go.Heatmap(
+            z=table.to_numpy(),
+            x=[str(c) for c in table.columns],
+            y=[str(i) for i in table.index],
+            colorscale="Blues",
+            text=table.to_numpy(),
+            texttemplate="%{text}",
+            colorbar={"title": "faces"},
+            hovertemplate="%{y} / %{x}: %{z} face(s)<extra></extra>",
+        )
+    )
+    figure.update_layout(
+        xaxis_title="identity",
+        yaxis_title="cluster",
+        yaxis_autorange="reversed",
+        height=min(900, 160 + 24 * len(table)),
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+    )
+    return figure
+
+
+def cluster_size_histogram(labels: np.ndarray) -> go.Figure:
+    """Histogram of cluster sizes: how many clusters have 1, 2, 3, ... faces (noise left out)."""
+    labels = np.asarray(labels)
+    _, sizes = np.unique(labels[labels != -1], return_counts=True)
+    values, counts = np.unique(sizes, return_counts=True)
+    figure = go.Figure(go.Bar(x=values, y=counts, marker_color=_COLOURS[0]))
+    figure.update_layout(
+        xaxis_title="faces in the cluster",
+        yaxis_title="clusters",
+        height=280,
+        bargap=0.1,
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+    )
+    return figure
+
+
+def detections_per_page_figure(table: pd.DataFrame) -> go.Figure:
+    """Stacked bars of faces per page, one colour per detector (``manual`` for faces added by hand)."""
+    counts = table.groupby(["page", "detector"]).size().unstack(fill_value=0)
+    figure = go.Figure()
+    for index, detector in enumerate(counts.columns):
+        figure.add_bar(x=[str(page) for page in counts.index], y=counts[detector], name=str(detector), marker_color=_COLOURS[index % len(_COLOURS)])
+    figure.update_layout(
+        barmode="stack",
+        xaxis_title="page",
+        yaxis_title="faces",
+        height=300,
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+        legend={"orientation": "h", "y": 1.12},
     )
     return figure

@@ -4,17 +4,17 @@ The pipeline caches only the outputs of a stage (features, labels), so the
 dashboard gets these curves itself:
 
 * **Training loss of a learned feature extractor** (SimCLR, whose fitted
-  ``loss_history_`` holds the mean loss per epoch). When the features are not
+  ``loss_history_`` contains the mean loss per epoch). When the features are not
   on disk yet, :func:`train_features` fits the extractor here instead of in
   the pipeline, and writes the features under the key the pipeline reads,
   with the loss history in the entry's metadata. The pipeline then loads them
   from disk, so the extractor is trained once. Features written by the
-  command line have no history; :func:`loss_curve_section` offers to train
+  command line have no history, so :func:`loss_curve_section` offers to train
   again.
 * **Choice of the number of clusters** (``n_clusters="auto"`` of k-means and
   agglomerative clustering: the silhouette per k; spectral clustering with
   ``n_clusters=None``: the eigengap per k and the Laplacian eigenvalues).
-  :func:`k_selection` fits the clusterer again on the reduced features, with
+  :func:`k_choice` fits the clusterer again on the reduced features, with
   the same parameters and seed as the labels the pages show, and caches the
   curve in memory.
 """
@@ -22,6 +22,8 @@ dashboard gets these curves itself:
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -96,7 +98,10 @@ def train_features(context: Context) -> bool:
             progress("reading crops", index + 1, len(face_set))
         extractor = make_features(section.name, **section.params)
         start = time.perf_counter()
-        extractor.fit(crops, progress=lambda done, total: progress("training steps", done, total))
+        if "progress" in inspect.signature(extractor.fit).parameters:
+            extractor.fit(crops, progress=lambda done, total: progress("training steps", done, total))
+        else:
+            extractor.fit(crops)
         progress("embedding crops", 0, 1)
         features = np.asarray(extractor.transform(crops), dtype=np.float32)
         seconds = time.perf_counter() - start
@@ -138,15 +143,17 @@ def loss_curve_section(context: Context, key: str) -> None:
             st.rerun()
         return
     st.plotly_chart(experiments_charts.loss_curve_figure(history, f"{name}: mean loss per epoch"), width="stretch")
-    drop = history[0] - history[-1]
-    st.caption(f"{len(history)} epoch(s); loss {history[0]:.4f} at the first epoch, {history[-1]:.4f} at the last ({drop:+.4f} lower).")
+    if len(history) == 1:
+        st.caption(f"1 epoch, mean loss {history[0]:.4f}.")
+    else:
+        st.caption(f"{len(history)} epochs, mean loss {history[0]:.4f} in the first and {history[-1]:.4f} in the last.")
 
 
 # -- choice of the number of clusters ---------------------------------------------------
 
 
 @dataclass(frozen=True)
-class KSelection:
+class KChoice:
     """Scores of an automatic choice of the number of clusters.
 
     Attributes
@@ -204,59 +211,37 @@ def chooses_k(context: Context) -> bool:
 
 
 @st.cache_data(show_spinner=False, max_entries=cached.MAX_ENTRIES)
-def _k_selection(request: dict, method: str, params_items: tuple) -> KSelection:
+def _k_choice(request: dict, method: str, params_json: str, _embedding: np.ndarray) -> KChoice:
+    # The request identifies the embedding, so the array itself is left out of the cache key.
     from comicfaces.clustering import make_clusterer
 
-    embedding = cached.reduction(_context_of(request)).value
-    clusterer = make_clusterer(method, **dict(params_items))
-    clusterer.fit(embedding)
+    clusterer = make_clusterer(method, **json.loads(params_json))
+    clusterer.fit(_embedding)
     curve = {int(k): float(v) for k, v in (clusterer.selection_curve_ or {}).items()}
     eigenvalues = getattr(clusterer, "eigenvalues_", None)
-    criterion = "eigengap" if eigenvalues is not None else "silhouette"
-    return KSelection(
+    return KChoice(
         method=method,
-        criterion=criterion,
+        criterion="eigengap" if eigenvalues is not None else "silhouette",
         curve=curve,
         chosen=int(clusterer.n_clusters_),
         eigenvalues=tuple(float(v) for v in eigenvalues) if eigenvalues is not None else (),
     )
 
 
-def _context_of(request: dict) -> Context:
-    """Rebuild the context that a clustering request came from."""
-    from comicfaces.config import PipelineConfig
-    from comicfaces.dashboard.state import InputSpec
-
-    return Context(
-        request["workspace"],
-        InputSpec.from_dict(request["input"]),
-        request["fingerprint"],
-        PipelineConfig.from_dict(request["config"]),
-    )
-
-
-def k_selection(context: Context) -> KSelection | None:
+def k_choice(context: Context) -> KChoice | None:
     """Return the curve of the automatic choice of k of the current clusterer, or None when k is given."""
     section = context.config.clustering
     found = _automatic_k_method(section.name, dict(section.params))
     if found is None:
         return None
     method, params = found
-    items = tuple(sorted((k, _hashable(v)) for k, v in params.items()))
-    return _k_selection(context.request("clustering"), method, items)
-
-
-def _hashable(value):
-    if isinstance(value, dict):
-        return tuple(sorted((k, _hashable(v)) for k, v in value.items()))
-    if isinstance(value, list):
-        return tuple(_hashable(v) for v in value)
-    return value
+    embedding = cached.reduction(context).value
+    return _k_choice(context.request("clustering"), method, json.dumps(params, sort_keys=True), embedding)
 
 
 def k_selection_section(context: Context) -> None:
     """Show how the number of clusters was chosen, when the clusterer chose it; show nothing otherwise."""
-    selection = k_selection(context)
+    selection = k_choice(context)
     if selection is None:
         return
     st.subheader("Choice of the number of clusters")

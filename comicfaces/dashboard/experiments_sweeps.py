@@ -35,7 +35,7 @@ SWEEP_INPUTS_DIR = "sweep_inputs"
 #: Columns of a sweep table that are neither stage descriptions nor metrics.
 BOOKKEEPING_COLUMNS = ("seconds", "config", "error", "cached")
 
-#: Longest stage description kept in a row label; longer ones end in "...".
+#: Maximum length in characters of one stage in a row label. A longer description is cut and ends in "...".
 MAX_LABEL_PART = 48
 
 #: Input paths of a sweep file that are resolved against the file's folder, as load_sweep does.
@@ -82,7 +82,7 @@ def sweep_input(workspace_root: str | Path, spec) -> dict:
 
 
 def uploads_folder(workspace_root: str | Path, paths: tuple[str, ...], names: tuple[str, ...]) -> Path:
-    """Link stored uploads into one folder under their uploaded names; return the folder.
+    """Link stored uploads into one folder under their uploaded names, and return the folder.
 
     A sweep reads its pages from one path, but uploads are stored one file per
     content hash. The folder is named after the files it links, so the same
@@ -301,7 +301,7 @@ def spec_from_text(text: str, origin: str | Path, display_name: str, default_inp
 
 
 def describe_spec(spec: SweepSpec) -> str:
-    """Return a one-line summary: rows, and methods per stage."""
+    """Return a one-line summary of a sweep: the number of configurations and the methods of each stage."""
     rows = len(spec.configurations())
     parts = []
     for stage in STAGES:
@@ -439,7 +439,7 @@ def result_columns(table: pd.DataFrame) -> list[str]:
 
 
 def sort_table(table: pd.DataFrame, column: str | None, descending: bool = True) -> pd.DataFrame:
-    """Return the table sorted by ``column`` with missing values last; unchanged when the column is absent."""
+    """Return the table sorted by ``column``, missing values last, or unchanged when the column is absent."""
     if not column or column not in table:
         return table
     return table.sort_values(column, ascending=not descending, na_position="last", kind="stable")

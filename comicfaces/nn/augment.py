@@ -1,17 +1,18 @@
 """Random view augmentation for SimCLR, built with kornia.
 
-The pipeline follows Chen et al. (2020), "A Simple Framework for Contrastive
-Learning of Visual Representations", section 3 and appendix A: random resized
-crop, horizontal flip, colour jitter, random grayscale and Gaussian blur. Two
-settings differ for comic faces:
+The steps are those of SimCLR (Chen et al., 2020, "A Simple Framework for
+Contrastive Learning of Visual Representations"): random resized crop,
+horizontal flip, colour jitter, random grayscale and Gaussian blur. The settings
+are those of the MoCo v2 augmentation (``aug_plus`` in facebookresearch/moco),
+which are milder than SimCLR's in two ways that suit comic faces:
 
-- The crop keeps at least 20 % of the image area (SimCLR: 8 %), as MoCo v2 does,
+- The crop keeps at least 20 % of the image area, not kornia's default 8 %,
   because a face crop is already tight and a tiny patch of it rarely shows the
   character.
-- The colour jitter strength defaults to 0.4 (brightness, contrast and saturation
-  by up to 40 %, hue by up to 0.1 turn), the MoCo v2 setting, not SimCLR's 0.8.
-  Hair and skin colours identify comic characters, and a stronger jitter teaches
-  the network to ignore them.
+- The colour jitter strength defaults to 0.4 (brightness, contrast and saturation by up
+  to 40 %, hue by up to 0.1 turn), applied with probability 0.8. Hair and skin
+  colours identify comic characters, and a stronger jitter teaches the network
+  to ignore them.
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def simclr_augmentation(image_size: int, color_jitter: float = 0.4) -> nn.Module
     """
     import kornia.augmentation as K
 
-    # SimCLR blurs with sigma in [0.1, 2.0] px at 224 px; scale it to the image size.
+    # MoCo v2 blurs 224 px images with sigma in [0.1, 2.0] px; scale that to the image size.
     max_sigma = max(0.2, 2.0 * image_size / 224)
     steps = [
         K.RandomResizedCrop((image_size, image_size), scale=(MIN_CROP_AREA, 1.0)),

@@ -48,6 +48,7 @@ def summary(table: pd.DataFrame) -> None:
 def galleries(table: pd.DataFrame, thumb: int = 72, columns: int = 12) -> None:
     """Show one gallery of crops per cluster, largest first, with the noise bucket last."""
     st.subheader("Clusters")
+    st.caption("To name, merge, split or move clusters, or to reject and add faces, open the **Review** page.")
     order = charts.cluster_order(table["cluster"].to_numpy())
     has_identity = "identity" in table and table["identity"].notna().any()
     for label, size in order[:MAX_GALLERIES]:

@@ -43,13 +43,18 @@ def overview_cards(metrics: dict) -> None:
 
 
 def score_cards(metrics: dict) -> None:
-    """Show the external scores for both treatments of noise, one row each."""
-    if not metrics.get("n_labelled"):
+    """Show the external scores for both treatments of noise, then the scores against the corrections."""
+    if metrics.get("n_labelled"):
+        _external_cards(metrics)
+    else:
         st.info(
             "No face has a known identity, so only the internal scores above are available. Identities come from "
-            "the demo's ground truth or from a labels CSV of a folder of crops."
+            "the demo's ground truth, from a labels CSV of a folder of crops, or from names given on the Review page."
         )
-        return
+    corrections_cards()
+
+
+def _external_cards(metrics: dict) -> None:
     for suffix, title in charts.NOISE_TREATMENTS.items():
         st.markdown(f"**{title.capitalize()}** ({_value(metrics, f'n_scored_{suffix}')} faces scored)")
         columns = st.columns(len(charts.EXTERNAL_SCORES))
@@ -60,6 +65,44 @@ def score_cards(metrics: dict) -> None:
         "*noise as singletons* counts each noise face as a cluster of its own."
     )
     st.plotly_chart(charts.metrics_figure(metrics), width="stretch")
+
+
+def corrections_cards() -> None:
+    """Score the current clustering against the names given by hand on the Review page, when there are any.
+
+    Faces named by hand are the ground truth here (see
+    :func:`comicfaces.corrections.score_against_corrections`); faces never
+    named are left out of the external scores.
+    """
+    from comicfaces.corrections import Corrections, score_against_corrections
+    from comicfaces.dashboard import review_data
+
+    try:
+        context = common.load_context()
+        input_key, _ = review_data.current_input_key(context)
+        path = Corrections.path_for(cached.get_workspace(context.workspace_root), input_key)
+        if not path.is_file():
+            return
+        corrections = Corrections.load(path)
+    except common.USER_ERRORS as error:
+        st.warning(f"The corrections of this input cannot be read: {common.error_message(error)}")
+        return
+    names = corrections.names()
+    if not names:
+        return
+    _, _, table = cached.evaluation(context).value
+    embedding = cached.reduction(context).value
+    scores = score_against_corrections(table, table["cluster"].to_numpy(), corrections, embedding)
+    st.subheader("Against your corrections")
+    st.caption(
+        f"{scores.get('n_labelled', 0)} face(s) named by hand ({len(names)} character(s)) are the ground truth; "
+        "names and moves from the Review page apply to every clustering of this input."
+    )
+    for suffix, title in charts.NOISE_TREATMENTS.items():
+        st.markdown(f"**{title.capitalize()}** ({_value(scores, f'n_scored_{suffix}')} faces scored)")
+        columns = st.columns(len(charts.EXTERNAL_SCORES))
+        for column, (name, label) in zip(columns, charts.EXTERNAL_SCORES):
+            column.metric(f"{label} (corrections)", _value(scores, f"{name}_{suffix}"))
 
 
 def detection_cards(detection) -> None:

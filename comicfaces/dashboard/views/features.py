@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from comicfaces.dashboard import cached, charts, widgets
+from comicfaces.dashboard import cached, charts, experiments_curves, widgets
 from comicfaces.dashboard.views import common
 
 
@@ -38,9 +38,22 @@ def faces(context: cached.Context, stop_when_empty: bool = True):
 
 
 def run(context: cached.Context) -> np.ndarray:
-    """Compute the feature matrix and show where it came from."""
+    """Compute the feature matrix and show where it came from.
+
+    An extractor trained with a loss (SimCLR) is fitted here first, so that
+    its loss per epoch is stored with the features; the curve is shown below
+    the origin badge.
+    """
+    learned = experiments_curves.records_loss_history(context.config.features.name)
+    trained_now = False
+    if learned:
+        trained_now = common.guarded(experiments_curves.train_features, context, what="Feature training")
     output = common.guarded(cached.features, context, what="Feature extraction")
     common.show_origin(output, "Features")
+    if trained_now:
+        st.caption(f"`{context.config.features.name}` was trained now; the features were stored and read back from the disk cache.")
+    if learned:
+        experiments_curves.loss_curve_section(context, output.key)
     return output.value
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from comicfaces.dashboard import cached, charts, widgets
+from comicfaces.dashboard import cached, charts, experiments_curves, widgets
 from comicfaces.dashboard.views import common
 
 VIEW_METHODS = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
@@ -45,7 +45,10 @@ def variance(context: cached.Context, embedding) -> None:
 
 
 def scatter(context: cached.Context) -> None:
-    """Draw a 2-D projection of the reduced features, coloured by cluster or identity."""
+    """Draw a 2-D projection of the reduced features, coloured by cluster or identity.
+
+    When the clusterer chose the number of clusters itself, its score per k follows.
+    """
     st.subheader("2-D view")
     left, right = st.columns(2)
     method = left.radio("Projection", list(VIEW_METHODS), format_func=VIEW_METHODS.get, horizontal=True, key="_w_view_method")
@@ -60,3 +63,4 @@ def scatter(context: cached.Context) -> None:
     common.show_origin(view, f"2-D {VIEW_METHODS[method]}")
     title = f"{VIEW_METHODS[method]} of the reduced features, coloured by {colour_by}"
     st.plotly_chart(charts.scatter_figure(view.value, table, colour_by, title), width="stretch")
+    common.guarded(experiments_curves.k_selection_section, context, what="The choice of the number of clusters")
