@@ -292,9 +292,42 @@ def compute_features(workspace: Workspace, faces: FaceSet, config: PipelineConfi
     start = time.perf_counter()
     features = np.asarray(extractor.fit_transform(crops), dtype=np.float32)
     progress("features", 1, 1)
-    with workspace.writing("features", key, {"faceset": faces.key, "seconds": time.perf_counter() - start}) as folder:
+
+    meta = {"faceset": faces.key, "seconds": time.perf_counter() - start}
+    if hasattr(extractor, "loss_history_"):
+        meta["loss_history"] = [float(value) for value in extractor.loss_history_]
+    missing = missing_feature_mask(extractor, len(features))
+    with workspace.writing("features", key, meta) as folder:
         save_array(folder, "features", features)
+        if missing.any():
+            save_array(folder, "missing", missing)
+        # A network trained on this face set (SimCLR) is kept with its features,
+        # so the embedding can be reproduced and new faces embedded later.
+        if hasattr(extractor, "save") and callable(extractor.save):
+            extractor.save(folder / "model.pt")
     return features, key, False
+
+
+def missing_feature_mask(extractor, n_faces: int) -> np.ndarray:
+    """Return which faces an extractor could not describe (no keypoints, say).
+
+    Concatenated features mark faces missing from any block in ``missing_mask_``;
+    local descriptors list faces without keypoints in ``empty_indices_``.
+    """
+    mask = np.zeros(n_faces, dtype=bool)
+    if getattr(extractor, "missing_mask_", None) is not None:
+        mask |= np.asarray(extractor.missing_mask_, dtype=bool)
+    elif getattr(extractor, "empty_indices_", None) is not None:
+        mask[np.asarray(extractor.empty_indices_, dtype=np.int64)] = True
+    return mask
+
+
+def load_missing_mask(workspace: Workspace, features_key: str, n_faces: int) -> np.ndarray:
+    """Return the stored mask of faces without features (all False when none was stored)."""
+    folder = workspace.entry_dir("features", features_key)
+    if (folder / "missing.npy").is_file():
+        return load_array(folder, "missing")
+    return np.zeros(n_faces, dtype=bool)
 
 
 def compute_reduction(workspace: Workspace, features: np.ndarray, features_key: str, config: PipelineConfig):
@@ -428,15 +461,32 @@ def cluster_face_set(
     features, features_key, features_cached = compute_features(workspace, faces, config, progress)
     timings["features"] = time.perf_counter() - tick
 
+    # As in the original study, faces that a feature block could not describe
+    # are left out of reduction and clustering; they are reported as noise.
+    valid = ~load_missing_mask(workspace, features_key, len(features))
+    if not valid.any():
+        raise ValueError(f"no face has {config.features.name} features (for example no keypoints); choose other features")
+    if not valid.all():
+        logger.warning("%d face(s) without %s features are left out of clustering", int((~valid).sum()), config.features.name)
+
     tick = time.perf_counter()
-    embedding, reduction_key, reduction_cached = compute_reduction(workspace, features, features_key, config)
+    embedding, reduction_key, reduction_cached = compute_reduction(workspace, features[valid], features_key, config)
     timings["reduction"] = time.perf_counter() - tick
 
     tick = time.perf_counter()
     groups = panel_groups(faces.table)
-    labels, cluster_key, clustering_cached = compute_clusters(workspace, embedding, reduction_key, config, groups=groups)
+    labels, cluster_key, clustering_cached = compute_clusters(
+        workspace, embedding, reduction_key, config, groups=None if groups is None else groups[valid]
+    )
     timings["clustering"] = time.perf_counter() - tick
     progress("clustering", 1, 1)
+
+    if not valid.all():
+        full_labels = np.full(len(features), -1, dtype=np.int64)
+        full_labels[valid] = labels
+        full_embedding = np.zeros((len(features), embedding.shape[1]), dtype=embedding.dtype)
+        full_embedding[valid] = embedding
+        labels, embedding = full_labels, full_embedding
 
     faces.table["cluster"] = noise_as_singletons(labels)
     faces.table["noise"] = labels == -1

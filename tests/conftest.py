@@ -33,3 +33,17 @@ def shared_models() -> Path:
 def rng() -> np.random.Generator:
     """Random generator with a fixed seed."""
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def demo(tmp_path_factory):
+    """Two demo pages and a workspace shared by the corrections, exports and project tests.
+
+    The page stages run once per session and later modules read the cache.
+    """
+    from comicfaces.cache import Workspace
+    from comicfaces.demo import generate_demo
+
+    base = tmp_path_factory.getbasetemp() / "corrections_demo"
+    comic = generate_demo(base / "pages", n_pages=2, seed=0)
+    return comic, Workspace(base / "workspace")

@@ -21,25 +21,12 @@ from comicfaces.corrections import (
     labels_csv,
     score_against_corrections,
 )
-from comicfaces.demo import generate_demo
 from comicfaces.imageio import load_image
 from comicfaces.metrics import labels_from_csv
 from comicfaces.pipeline import run_pipeline, write_outputs
 
 KMEANS_3 = PipelineConfig().replace(clustering={"name": "kmeans", "params": {"n_clusters": 3}})
 HDBSCAN_2 = PipelineConfig().replace(clustering={"name": "hdbscan", "params": {"min_cluster_size": 2}})
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """Two demo pages and a workspace, shared through the session's base folder.
-
-    The corrections, exports and project tests build the same folder, so the
-    page stages run once per session and later modules read the cache.
-    """
-    base = tmp_path_factory.getbasetemp() / "corrections_demo"
-    comic = generate_demo(base / "pages", n_pages=2, seed=0)
-    return comic, Workspace(base / "workspace")
 
 
 @pytest.fixture(scope="module")

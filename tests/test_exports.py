@@ -10,10 +10,8 @@ import pandas as pd
 import pytest
 
 from comicfaces.annotations import AnnotationError, load_face_annotations
-from comicfaces.cache import Workspace
 from comicfaces.config import PipelineConfig
 from comicfaces.corrections import Corrections, CorrectionsError, input_key_for, labels_csv
-from comicfaces.demo import generate_demo
 from comicfaces.exports import (
     ExportError,
     character_folders,
@@ -30,18 +28,6 @@ from comicfaces.metrics import labels_from_csv
 from comicfaces.pipeline import cluster_face_set, run_pipeline
 
 KMEANS_3 = PipelineConfig().replace(clustering={"name": "kmeans", "params": {"n_clusters": 3}})
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """Two demo pages and a workspace, shared through the session's base folder.
-
-    The corrections, exports and project tests build the same folder, so the
-    page stages run once per session and later modules read the cache.
-    """
-    base = tmp_path_factory.getbasetemp() / "corrections_demo"
-    comic = generate_demo(base / "pages", n_pages=2, seed=0)
-    return comic, Workspace(base / "workspace")
 
 
 @pytest.fixture(scope="module")

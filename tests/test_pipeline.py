@@ -107,3 +107,49 @@ def test_empty_folder_message(tmp_path):
 def test_two_inputs_rejected(tmp_path):
     with pytest.raises(ValueError, match="exactly one input"):
         run_pipeline(Workspace(tmp_path / "ws"), tmp_path, faces_folder=tmp_path)
+
+
+@pytest.fixture(scope="module")
+def crops_with_flat_face(tmp_path_factory, shared_data):
+    """Twelve comicgen crops plus one flat grey crop that has no keypoints."""
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("crops")
+    names = sorted((shared_data / "comicgen_faces" / "faces").glob("*.png"))[::50][:12]
+    for path in names:
+        shutil.copy(path, folder / path.name)
+    Image.new("RGB", (96, 96), (128, 128, 128)).save(folder / "zz_flat.png")
+    return folder
+
+
+def test_faces_without_features_become_noise(tmp_path, crops_with_flat_face):
+    config = PipelineConfig().replace(
+        features={"name": "sift_bovw", "params": {"n_words": 8}},
+        clustering={"name": "kmeans", "params": {"n_clusters": 2}},
+    )
+    result = run_pipeline(Workspace(tmp_path / "ws"), config=config, faces_folder=crops_with_flat_face)
+    flat = result.faces["face_id"] == "zz_flat.png"
+    assert result.labels[flat.to_numpy()].tolist() == [-1]
+    assert bool(result.faces.loc[flat, "noise"].iloc[0])
+    assert set(result.labels[~flat.to_numpy()].tolist()) == {0, 1}
+
+
+def test_simclr_checkpoint_kept_with_features(tmp_path, crops_with_flat_face):
+    from comicfaces.features import SimCLRFeatures
+
+    config = PipelineConfig().replace(
+        features={"name": "simclr", "params": {"epochs": 1, "batch_size": 8, "image_size": 32, "warmup_epochs": 0}},
+        clustering={"name": "kmeans", "params": {"n_clusters": 2}},
+    )
+    workspace = Workspace(tmp_path / "ws")
+    result = run_pipeline(workspace, config=config, faces_folder=crops_with_flat_face)
+    key = result.record["stages"]["features"]
+    folder = workspace.entry_dir("features", key)
+    assert (folder / "model.pt").is_file()
+    assert len(workspace.read_meta("features", key)["loss_history"]) == 1
+
+    reloaded = SimCLRFeatures.load(folder / "model.pt")
+    from comicfaces.imageio import load_image
+
+    crops = [load_image(path, max_side=1024) for path in result.faces["crop"]]
+    np.testing.assert_allclose(reloaded.transform(crops), result.features, atol=1e-4)

@@ -15,24 +15,11 @@ import pytest
 from comicfaces.cache import Workspace, load_array
 from comicfaces.config import PipelineConfig
 from comicfaces.corrections import Corrections, compute_input_key, input_key_for
-from comicfaces.demo import generate_demo
 from comicfaces.pipeline import evaluate_face_set, load_run_faces, run_pipeline
 from comicfaces.project import MAX_TOTAL_BYTES, ProjectError, export_project, import_project
 
 KMEANS_3 = PipelineConfig().replace(clustering={"name": "kmeans", "params": {"n_clusters": 3}})
 HDBSCAN_2 = PipelineConfig().replace(clustering={"name": "hdbscan", "params": {"min_cluster_size": 2}})
-
-
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    """Two demo pages and a workspace, shared through the session's base folder.
-
-    The corrections, exports and project tests build the same folder, so the
-    page stages run once per session and later modules read the cache.
-    """
-    base = tmp_path_factory.getbasetemp() / "corrections_demo"
-    comic = generate_demo(base / "pages", n_pages=2, seed=0)
-    return comic, Workspace(base / "workspace")
 
 
 @pytest.fixture(scope="module")

@@ -52,7 +52,7 @@ import numpy as np
 
 from comicfaces.boxes import nms
 from comicfaces.detect.base import Availability, Detections, FaceDetector, check_image, is_integer, is_real
-from comicfaces.detect.models import find_model_file, model_search_dirs
+from comicfaces.detect.models import model_search_dirs, resolve_model_path
 
 logger = logging.getLogger(__name__)
 
@@ -414,12 +414,7 @@ class DASSDetector(FaceDetector):
             raise ValueError(f"dass: models_dir must be a folder path or None, got {self.models_dir!r}")
 
     def _weights_file(self) -> Path | None:
-        path = Path(self.weights_path).expanduser()
-        if path.is_file():
-            return path
-        if path.name == str(self.weights_path):
-            return find_model_file(path.name, self.models_dir)
-        return None
+        return resolve_model_path(self.weights_path, self.models_dir)
 
     def check(self) -> Availability:
         """Report whether torch imports and the weights file exists."""

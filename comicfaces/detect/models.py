@@ -227,3 +227,18 @@ def require_model_file(filename: str, models_dir: str | os.PathLike | None = Non
             f"{source.commit} ({source.url})."
         )
     return path
+
+
+def resolve_model_path(value: str | os.PathLike, models_dir: str | os.PathLike | None = None) -> Path | None:
+    """Return the file a detector parameter names: a path, or a bare file name looked up.
+
+    A bare file name (no folder part) that is not a file in the working folder is
+    searched like the bundled model files (see :func:`find_model_file`). Returns
+    None when nothing is found.
+    """
+    path = Path(value).expanduser()
+    if path.is_file():
+        return path
+    if path.name == str(value):
+        return find_model_file(path.name, models_dir)
+    return None

@@ -44,7 +44,7 @@ import numpy as np
 
 from comicfaces.boxes import nms
 from comicfaces.detect.base import Availability, Detections, FaceDetector, check_image, is_integer, is_real
-from comicfaces.detect.models import find_model_file, model_search_dirs
+from comicfaces.detect.models import model_search_dirs, resolve_model_path
 
 logger = logging.getLogger(__name__)
 
@@ -180,12 +180,7 @@ class OnnxDetector(FaceDetector):
             raise ValueError(f"onnx: models_dir must be a folder path or None, got {self.models_dir!r}")
 
     def _model_file(self) -> Path | None:
-        path = Path(self.model_path).expanduser()
-        if path.is_file():
-            return path
-        if path.name == str(self.model_path):
-            return find_model_file(path.name, self.models_dir)
-        return None
+        return resolve_model_path(self.model_path, self.models_dir)
 
     def check(self) -> Availability:
         """Report whether onnxruntime imports and the model file exists."""
