@@ -4,7 +4,8 @@ One scenario on the 2-page demo. It clusters with k-means from the sidebar
 and selects two faces of two clusters with a box drag on the map, in the
 box-select mode of the plotly modebar. It then merges their clusters, names
 the largest cluster and downloads the labels CSV, whose rows must be the
-named faces.
+named faces. Last, it stores the run and opens the page's link in a new tab,
+which must show the same galleries.
 
 Skipped where the system Chromium (/usr/bin/chromium, Debian package
 ``chromium``) is missing; no browser is ever downloaded. The helpers are
@@ -155,7 +156,7 @@ def review_url(tmp_path_factory):
         yield url
 
 
-def test_box_select_merge_name_export(review_url, tmp_path):
+def test_box_select_merge_name_export_link(review_url, tmp_path):
     with chromium_browser() as browser:
         page = browser.new_page(viewport={"width": 1500, "height": 1800}, accept_downloads=True)
         open_page(page, f"{review_url}/Review")
@@ -190,6 +191,15 @@ def test_box_select_merge_name_export(review_url, tmp_path):
         target = tmp_path / "labels.csv"
         download_info.value.save_as(target)
         assert exception_texts(page) == []
+
+        page.get_by_role("button", name="Save as a stored run").click()
+        wait_idle(page)
+        assert "run=" in page.url
+        link = browser.new_page(viewport={"width": 1500, "height": 1800})
+        open_page(link, page.url)
+        assert link.locator("p").filter(has_text="Ada (cluster").first.inner_text() == heading
+        assert metric_value(link, "Clusters") == metric_value(page, "Clusters")
+        assert exception_texts(link) == []
 
     labels = pd.read_csv(target)
     assert list(labels.columns) == ["image_name", "identity"]

@@ -221,7 +221,8 @@ def action_panel(data: RunData, view: pd.DataFrame, groups: list, corrections) -
     """Draw the correction tabs: name, merge, split, move, reject, add a face, history."""
     clusters = [group.cluster for group in groups if group.cluster is not None]
     label = _cluster_label(groups)
-    selected = [face for face in state.selection() if face in set(view["face_id"].astype(str))]
+    ids = set(view["face_id"].astype(str))
+    selected = [face for face in state.selection() if face in ids]
     st.caption(f"Corrections are saved to the workspace as you make them and apply to every run of this input. **{len(selected)}** face(s) selected.")
     tabs = st.tabs(["Name", "Merge", "Split", "Move", "Reject", "Add face", "History"])
 

@@ -125,8 +125,12 @@ def pager(mirror: str, widget: str, n_pages: int) -> int:
     st.session_state[mirror] = page
     if n_pages <= 1:
         return 1
-    st.session_state[widget] = page
-    st.pagination(n_pages, key=widget, on_change=_copy_page, args=(widget, mirror), max_visible_pages=9)
+    # The widget starts at the stored page. Its state is set only when the two
+    # differ (a page from the URL, or one clamped after the list shrank),
+    # because Streamlit warns about a widget that has both a default and a set state.
+    if widget in st.session_state and st.session_state[widget] != page:
+        st.session_state[widget] = page
+    st.pagination(n_pages, default=page, key=widget, on_change=_copy_page, args=(widget, mirror), max_visible_pages=9)
     return page
 
 
@@ -261,7 +265,7 @@ def _details(row: pd.Series, flags: pd.Series) -> pd.DataFrame:
     fields = [
         ("face", row["face_id"]),
         ("page", row.get("page", "")),
-        ("panel", row.get("panel", "")),
+        ("panel (reading order)", int(row["panel"]) + 1 if pd.notna(row.get("panel")) and int(row["panel"]) >= 0 else "none"),
         ("detector", row.get("detector", "")),
         ("score", f"{row['score']:.3f}" if isinstance(row.get("score"), (int, float)) and np.isfinite(row.get("score")) else "n/a"),
         ("cluster", "noise" if row["noise"] else int(row["cluster"])),
@@ -336,7 +340,8 @@ def face_context(data: RunData, view: pd.DataFrame, flags: pd.DataFrame, actions
         crop = _crop(view["crop"].iat[row], 256)
         if crop is not None:
             st.image(crop, caption=face_id, width=160)
-        st.dataframe(_details(view.iloc[row], flags.iloc[row]), hide_index=True, width="stretch")
+        details = _details(view.iloc[row], flags.iloc[row])
+        st.dataframe(details, hide_index=True, width="stretch", height=35 * (len(details) + 1) + 3)
         actions.face_buttons(data, face_id)
     neighbours(data, view, flags, row)
 

@@ -197,8 +197,9 @@ def versioned(name: str) -> str:
 
     Cluster numbers and their labels change with every correction and
     clustering. A keyed Streamlit widget keeps its identity across option
-    changes, and its frontend can then send back the label of an option that
-    no longer exists. Keys that change with the view give a fresh widget instead.
+    changes, and in Streamlit 1.67 its frontend then sends back the label of
+    an option that no longer exists, which reaches the session as that label
+    string. Keys that change with the view give a fresh widget instead.
     """
     return f"_w_review_{name}@{st.session_state.get(WIDGET_VERSION_KEY, '0')}"
 

@@ -76,3 +76,10 @@ def download(table: pd.DataFrame) -> None:
         mime="text/csv",
         key="download_clusters",
     )
+
+
+def k_choice(context: cached.Context) -> None:
+    """Show the curve behind an automatically chosen number of clusters, if there is one."""
+    from comicfaces.dashboard import experiments_curves
+
+    common.guarded(experiments_curves.k_selection_section, context, what="The choice of the number of clusters")

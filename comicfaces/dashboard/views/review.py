@@ -101,8 +101,9 @@ def run_picker(context: cached.Context | None) -> RunData | None:
     records = review_data.stored_runs(_root(context))
     keys = [state.CURRENT_RUN] + [record["key"] for record in records]
     labels = {record["key"]: _describe_run(record) for record in records}
-    current_label = "Current results: " + (context.spec.describe() + f", {context.config.clustering.name}" if context else "input not readable")
-    labels[state.CURRENT_RUN] = current_label
+    # A fixed label: the browser sends back the label of the chosen option
+    # (Streamlit 1.67), so a label that changed with the parameters would no longer match.
+    labels[state.CURRENT_RUN] = "Current results of this session's input and parameters"
 
     requested = state.current_run()
     if requested not in keys:
@@ -123,7 +124,10 @@ def run_picker(context: cached.Context | None) -> RunData | None:
             st.error(f"The current results cannot be reviewed: {common.error_message(error)}")
             return None
         right.button("Save as a stored run", key="review_save_run", on_click=_save_current, args=(context, data), help="Stores the run so that a link or a project archive can name it.")
-        st.caption("Change the clustering in the sidebar to cluster again: names, merges and faces moved by hand carry over.")
+        st.caption(
+            f"{context.spec.describe()}, clustered with `{context.config.clustering.name}`. Change the clustering in the "
+            "sidebar to cluster again: names, merges and faces moved by hand carry over."
+        )
         return data
     st.caption("A stored run keeps its clustering; choose *Current results* to cluster again with the sidebar's parameters.")
     try:
@@ -503,4 +507,11 @@ def share_section(context: cached.Context | None, data: RunData, view: pd.DataFr
                 st.download_button("Download the project archive", path.read_bytes(), file_name=path.name, mime="application/zip", key="review_download_project", on_click="ignore")
                 st.caption(f"Also saved as `{path}`.")
         st.markdown("**Link to this view**")
-        st.code("?" + state.url_query(), language=None)
+        if data.source == "current":
+            st.caption(
+                "The current results depend on this session's parameters, which a link does not carry. "
+                "Press **Save as a stored run** at the top, and the page's address then reopens this view."
+            )
+        else:
+            st.code("?" + state.url_query(), language=None)
+            st.caption("Append this to the Review page's address; the address bar already shows it.")
