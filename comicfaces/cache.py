@@ -48,11 +48,20 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        # mkstemp creates the file readable by its owner only; give it the
+        # permissions an ordinary new file gets under the current umask.
+        os.chmod(temporary, 0o666 & ~_current_umask())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -233,7 +242,7 @@ class Workspace:
         """Return a stored run record; raise KeyError naming the key when missing."""
         path = self.run_path(run_key)
         if not path.is_file():
-            raise KeyError(f"run {run_key!r} not found in {self.root}; list runs with 'python -m comicfaces runs'")
+            raise KeyError(f"run {run_key!r} not found in {self.root}; list runs with 'python -m comicfaces runs list'")
         return json.loads(path.read_text(encoding="utf-8"))
 
     def list_runs(self) -> list[dict]:

@@ -98,7 +98,19 @@ def cmd_run(args) -> int:
     print(f"faces table: {faces_csv}")
     if result.record.get("detection"):
         print("detection: " + json.dumps(result.record["detection"].get("overall", result.record["detection"])))
-    return 0
+    return _report_clustering_error(result.record)
+
+
+def _report_clustering_error(record: dict) -> int:
+    """Print a failed clustering's message (the faces were kept); return the exit status."""
+    if "clustering_error" not in record:
+        return 0
+    print(
+        f"error: clustering failed: {record['clustering_error']} (n_clusters is set by --k or the config); "
+        "the faces were kept, without clusters",
+        file=sys.stderr,
+    )
+    return 2
 
 
 def cmd_cluster(args) -> int:
@@ -121,6 +133,8 @@ def cmd_cluster(args) -> int:
     if args.out:
         write_outputs(result, args.out, copy_crops=False)
     print(_summary_line(result.record), file=sys.stderr)
+    if "clustering_error" in result.record:
+        return _report_clustering_error(result.record)
     _print_json(result.record.get("metrics") or {})
     return 0
 

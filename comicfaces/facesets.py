@@ -60,7 +60,7 @@ def face_set_from_folder(folder: str | Path, labels_csv: str | Path | None = Non
 
     Crops that cannot be read are reported in ``errors`` and left out. With
     ``labels_csv`` (columns ``image_name,identity``) the ``identity`` column is
-    filled; names in the CSV that match no crop raise ValueError.
+    filled; names in the CSV that match no crop are logged as a warning.
     """
     folder = Path(folder).expanduser()
     if not folder.is_dir():
@@ -89,7 +89,9 @@ def face_set_from_folder(folder: str | Path, labels_csv: str | Path | None = Non
     if labels_csv is not None:
         from comicfaces.metrics import labels_from_csv
 
-        table["identity"] = labels_from_csv(labels_csv, list(table["image_name"]))
+        # Names in the CSV with no crop here are reported and skipped, so a label
+        # file of a whole collection also scores a subset of it.
+        table["identity"] = labels_from_csv(labels_csv, list(table["image_name"]), strict=False)
     key = make_key("faceset", sorted(zip(table["image_name"], digests)) if len(table) else [], {})
     return FaceSet(key=key, table=table, source=str(folder), errors=errors)
 

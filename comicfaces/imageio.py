@@ -88,36 +88,57 @@ def check_member_name(name: str, archive: Path) -> None:
         )
 
 
-def list_archive(path: Path, prefix: str = "") -> list[PageSource]:
+def list_archive(path: Path, prefix: str = "", errors: list | None = None) -> list[PageSource]:
     """List the image members of a CBZ or ZIP archive in natural order.
 
-    Raises :class:`ImageLoadError` when the archive is unreadable or a member
-    name is unsafe.
+    Without ``errors``, raises :class:`ImageLoadError` when the archive is
+    unreadable or a member name is unsafe. With it, the problem is appended as
+    ``{"page": name, "error": message}`` and the safe members are still listed.
     """
     try:
         with zipfile.ZipFile(path) as archive:
             names = [info.filename for info in archive.infolist() if not info.is_dir()]
     except (zipfile.BadZipFile, OSError) as error:
-        raise ImageLoadError(f"{path}: not a readable CBZ/ZIP archive ({error})") from error
+        message = f"{path}: not a readable CBZ/ZIP archive ({error})"
+        if errors is None:
+            raise ImageLoadError(message) from error
+        logger.error("archive skipped: %s", message)
+        errors.append({"page": f"{prefix}{path.name}", "error": message})
+        return []
+    safe = []
     for name in names:
-        check_member_name(name, path)
-    images = sorted((n for n in names if _is_image_name(n)), key=natural_key)
+        try:
+            check_member_name(name, path)
+        except ImageLoadError as error:
+            if errors is None:
+                raise
+            logger.error("archive member skipped: %s", error)
+            errors.append({"page": f"{prefix}{path.name}/{name}", "error": str(error)})
+        else:
+            safe.append(name)
+    images = sorted((n for n in safe if _is_image_name(n)), key=natural_key)
     return [PageSource(f"{prefix}{path.name}/{n}", path, n) for n in images]
 
 
-def list_pages(source: str | Path) -> list[PageSource]:
+def list_pages(source: str | Path, errors: list | None = None) -> list[PageSource]:
     """List the pages of an input: a folder (recursive), an image or a CBZ archive.
 
     Folders are walked recursively; images and archives inside are ordered by
     natural sort of their relative path. Hidden files are skipped.
+
+    With an ``errors`` list, an archive that cannot be read is skipped and
+    reported there as ``{"page": name, "error": message}``, and the unsafe
+    members of an archive are skipped and reported while its other pages are
+    kept; without one, both raise.
 
     Raises
     ------
     FileNotFoundError
         If ``source`` does not exist.
     ImageLoadError
-        If ``source`` is a file that is neither an image nor an archive, or an
-        archive with unsafe member names.
+        If ``source`` is a file that is neither an image nor an archive, or
+        (without ``errors``) an archive that is unreadable or has unsafe
+        member names.
     """
     root = Path(source).expanduser()
     if not root.exists():
@@ -125,7 +146,7 @@ def list_pages(source: str | Path) -> list[PageSource]:
 
     if root.is_file():
         if root.suffix.lower() in ARCHIVE_EXTENSIONS:
-            return list_archive(root)
+            return list_archive(root, "", errors)
         if _is_image_name(root.name):
             return [PageSource(root.name, root)]
         raise ImageLoadError(
@@ -144,7 +165,7 @@ def list_pages(source: str | Path) -> list[PageSource]:
         relative = file.relative_to(root).as_posix()
         if file.suffix.lower() in ARCHIVE_EXTENSIONS:
             parent = relative[: -len(file.name)]
-            pages.extend(list_archive(file, prefix=parent))
+            pages.extend(list_archive(file, parent, errors))
         elif _is_image_name(file.name):
             pages.append(PageSource(relative, file))
     return pages

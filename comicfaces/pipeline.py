@@ -287,9 +287,10 @@ def compute_features(workspace: Workspace, faces: FaceSet, config: PipelineConfi
     crops = []
     for index, path in enumerate(faces.table["crop"]):
         crops.append(load_image(path, max_side=1024))
-        progress("features", index + 1, len(faces) * 2)
+        progress("crops", index + 1, len(faces))
     extractor = make_features(config.features.name, **config.features.params)
     start = time.perf_counter()
+    progress("features", 0, 1)
     features = np.asarray(extractor.fit_transform(crops), dtype=np.float32)
     progress("features", 1, 1)
 
@@ -583,8 +584,11 @@ def run_pipeline(
     # Faces: from pages through the page stages, or straight from crops.
     page_results: list[PageResult] = []
     detection_metrics = None
+    listing_errors: list[dict] = []
     if source is not None:
-        pages = list_pages(source)
+        pages = list_pages(source, errors=listing_errors)
+        if not pages and listing_errors:
+            raise ImageLoadError(listing_errors[0]["error"])
         if not pages:
             raise ValueError(f"no pages found in {source}; supported types are {', '.join(IMAGE_EXTENSIONS)} and .cbz")
         tick = time.perf_counter()
@@ -616,7 +620,7 @@ def run_pipeline(
         "version": __version__,
         "input": input_record,
         "config": config.to_dict(),
-        "errors": faces.errors,
+        "errors": listing_errors + faces.errors,
         "n_faces": len(faces),
         "stages": {"faceset": faces.key},
         "cached": {},
@@ -629,12 +633,20 @@ def run_pipeline(
         faces.table["cluster"] = pd.Series(dtype=int)
         faces.table["noise"] = pd.Series(dtype=bool)
     else:
-        clustered = cluster_face_set(workspace, faces, config, progress)
-        features, embedding, labels = clustered.features, clustered.embedding, clustered.labels
-        timings.update(clustered.timings)
-        record["stages"].update(clustered.stage_keys)
-        record["cached"].update(clustered.cached)
-        record.update({"n_clusters": clustered.n_clusters, "n_noise": clustered.n_noise, "metrics": clustered.metrics})
+        try:
+            clustered = cluster_face_set(workspace, faces, config, progress)
+        except ValueError as error:
+            # The faces found so far stay useful (and cached): keep them, unclustered.
+            logger.error("clustering failed: %s", error)
+            record["clustering_error"] = str(error)
+            faces.table["cluster"] = pd.Series(dtype="Int64", index=faces.table.index)
+            faces.table["noise"] = pd.Series(dtype="boolean", index=faces.table.index)
+        else:
+            features, embedding, labels = clustered.features, clustered.embedding, clustered.labels
+            timings.update(clustered.timings)
+            record["stages"].update(clustered.stage_keys)
+            record["cached"].update(clustered.cached)
+            record.update({"n_clusters": clustered.n_clusters, "n_noise": clustered.n_noise, "metrics": clustered.metrics})
 
     record["timings"] = timings
     record["seconds"] = time.time() - started
@@ -740,9 +752,10 @@ def write_outputs(result: RunResult, out_dir: str | Path, copy_crops: bool = Tru
     import shutil
 
     out = Path(out_dir)
-    (out / "crops").mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     table = result.faces.copy()
     if copy_crops and len(table):
+        (out / "crops").mkdir(exist_ok=True)
         names = []
         for face_id, crop in zip(table["face_id"], table["crop"]):
             target = out / "crops" / f"{Path(str(face_id)).stem}.png"

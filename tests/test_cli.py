@@ -48,14 +48,15 @@ def test_cluster_prints_metrics_json(tmp_path, shared_data, capsys):
     assert metrics["coverage"] == 1.0
 
 
-def test_cluster_labels_with_unknown_names(tmp_path, shared_data, capsys):
+def test_cluster_labels_with_unknown_names(tmp_path, shared_data, capsys, caplog):
     faces = tmp_path / "faces"
     faces.mkdir()
     shutil.copy(shared_data / "comicgen_faces" / "faces" / "aryan_straight_angry.png", faces)
     (tmp_path / "labels.csv").write_text("image_name,identity\naryan_straight_angry.png,aryan\nghost.png,nobody\n")
     status = main(["cluster", str(faces), "--labels", str(tmp_path / "labels.csv"), "--workspace", str(tmp_path / "ws"), "--quiet"])
-    assert status == 2
-    assert "ghost.png" in capsys.readouterr().err
+    assert status == 0
+    assert "ghost.png" in caplog.text
+    assert json.loads(capsys.readouterr().out)["n_labelled"] == 1
 
 
 def test_run_on_golden_age(tmp_path, shared_data):
@@ -79,9 +80,14 @@ def test_k_larger_than_faces(tmp_path, shared_data, capsys):
     faces.mkdir()
     for name in ["aryan_straight_angry.png", "ava_straight_angry.png"]:
         shutil.copy(shared_data / "comicgen_faces" / "faces" / name, faces)
-    status = main(["cluster", str(faces), "--k", "5", "--workspace", str(tmp_path / "ws"), "--quiet"])
+    status = main(["cluster", str(faces), "--k", "5", "--workspace", str(tmp_path / "ws"), "--quiet", "--out", str(tmp_path / "out")])
+    error = capsys.readouterr().err
     assert status == 2
-    assert "5" in capsys.readouterr().err
+    assert "n_clusters=5" in error
+    assert "--k" in error
+    table = pd.read_csv(tmp_path / "out" / "faces.csv")
+    assert len(table) == 2
+    assert table["cluster"].isna().all()
 
 
 def test_runs_list_and_delete(tmp_path, capsys):

@@ -153,3 +153,22 @@ def test_simclr_checkpoint_kept_with_features(tmp_path, crops_with_flat_face):
 
     crops = [load_image(path, max_side=1024) for path in result.faces["crop"]]
     np.testing.assert_allclose(reloaded.transform(crops), result.features, atol=1e-4)
+
+
+def test_unsafe_archive_member_skipped(tmp_path, shared_data):
+    import zipfile
+
+    folder = tmp_path / "pages"
+    folder.mkdir()
+    page = (shared_data / "golden_age" / "judy_of_the_jungle_p1.jpg").read_bytes()
+    with zipfile.ZipFile(folder / "book.cbz", "w") as archive:
+        archive.writestr("01.jpg", page)
+        archive.writestr("../evil.jpg", page)
+    (folder / "broken.cbz").write_bytes(b"not a zip")
+
+    result = run_pipeline(Workspace(tmp_path / "ws"), folder)
+    skipped = {error["page"]: error["error"] for error in result.record["errors"]}
+    assert "absolute path or '..'" in skipped["book.cbz/../evil.jpg"]
+    assert "not a readable CBZ/ZIP archive" in skipped["broken.cbz"]
+    assert set(result.faces["page"]) == {"book.cbz/01.jpg"}
+    assert not (tmp_path / "evil.jpg").exists()

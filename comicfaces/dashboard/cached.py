@@ -340,13 +340,15 @@ def reduction(context: Context) -> StageOutput:
 
 @st.cache_data(show_spinner=False, max_entries=MAX_ENTRIES)
 def _clusters(request: dict, _progress: StageProgress) -> StageOutput:
-    from comicfaces.pipeline import compute_clusters
+    from comicfaces.pipeline import compute_clusters, panel_groups
 
     _progress.start()
     start = time.perf_counter()
     upstream = _call(_reduction, _progress, _narrow(request, "reduction"))
+    faces, _ = _call(_face_set, _progress, _narrow(request, "faces")).value
+    # Panel ids feed the cannot-link constraint, exactly as in the command line.
     labels, key, cached = compute_clusters(
-        get_workspace(request["workspace"]), upstream.value, upstream.key, _config(request)
+        get_workspace(request["workspace"]), upstream.value, upstream.key, _config(request), groups=panel_groups(faces.table)
     )
     _progress("clustering", 1, 1)
     return StageOutput(labels, ORIGIN_DISK if cached else ORIGIN_COMPUTED, time.perf_counter() - start, key)

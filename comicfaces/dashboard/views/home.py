@@ -38,8 +38,9 @@ def introduction() -> None:
         "Pages are split into **panels**; **text** and speech balloons are found and blanked so that "
         "lettering is not taken for faces; several **face detectors** run on the cleaned page and their "
         "boxes are merged; each face is **cropped** and turned into a **feature** vector; the vectors are "
-        "optionally **reduced** (PCA) and **clustered** (HDBSCAN by default, which finds the number of "
-        "characters itself and leaves unclear faces as noise). When identities are known, the "
+        "optionally **reduced** (PCA, UMAP, autoencoders) and **clustered** (by default agglomerative "
+        "clustering that chooses the number of characters by silhouette and never puts two faces of one "
+        "panel together). When identities are known, the "
         "**evaluation** scores the clusters against them."
     )
 
