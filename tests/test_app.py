@@ -289,3 +289,13 @@ def test_sidebar_changes_workspace(dashboard_workspace, tmp_path):
     assert app.session_state["cf_workspace"] == str(tmp_path / "other")
     assert (tmp_path / "other" / "cache").is_dir()
     assert f"`{tmp_path / 'other'}`" in " ".join(texts(app.markdown))
+
+
+def test_faces_page_warns_of_skipped_detectors(dashboard_workspace, monkeypatch, tmp_path):
+    monkeypatch.setenv("COMICFACES_MODELS", str(tmp_path / "no_models_here"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    app = open_page("pages/4_Faces.py")
+
+    assert not app.exception, texts(app.exception)
+    warnings = texts(app.warning)
+    assert any("yunet" in text and "cannot run here" in text for text in warnings), warnings

@@ -26,6 +26,19 @@ def detector_status(context: cached.Context) -> None:
     from comicfaces.detect import DETECTORS
 
     config = context.config.faces
+    skipped = []
+    for name in config.detectors:
+        try:
+            status = cached.detector_status(name, json.dumps(config.params_for(name), sort_keys=True, default=str))
+        except common.USER_ERRORS:
+            continue
+        if not status.ok:
+            skipped.append(name)
+    if skipped:
+        st.warning(
+            f"Selected detector(s) {', '.join(skipped)} cannot run here and are skipped; "
+            "the sidebar's 'Detectors available here' says why and what file to add."
+        )
     with st.sidebar.expander("Detectors available here", expanded=False):
         for name in sorted(DETECTORS):
             try:
