@@ -140,6 +140,52 @@ def draw_page(path: Path, out: Path, boxes_colors) -> None:
     save_image(out, image)
 
 
+#: Annotations made in this repository: (label, file, folder its file_name values are relative to).
+REPOSITORY_ANNOTATIONS = [
+    ("golden-age pages (this repository's annotations; no text boxes given)", "faces_golden_age.json", "."),
+    ("Pepper&Carrot ep07 (this repository's annotations; text boxes of the lettering given)", "faces_ep07.json", "peppercarrot"),
+]
+
+
+def score_repository_annotations(args, configs: dict) -> list[tuple[str, list[list]]]:
+    """Score every method on the pages annotated in this repository's annotations/ folder."""
+    from comicfaces.annotations import load_face_annotations
+    from comicfaces.detect.evaluate import evaluate_detections
+
+    tables = []
+    for label, file_name, root in REPOSITORY_ANNOTATIONS:
+        path = REPO_ROOT / "annotations" / file_name
+        if not path.is_file():
+            continue
+        truth = load_face_annotations(path, root=args.data / root)
+        pages = [(name, page.path, load_text_boxes(Path(page.path))) for name, page in truth.items()]
+        rows = []
+        for method, config in configs.items():
+            try:
+                run = run_method(method, config, pages)
+            except RuntimeError as error:
+                print(f"note: {method} skipped: {error}", file=sys.stderr)
+                continue
+            total = evaluate_detections(run.detections, truth).overall
+            rows.append(
+                [
+                    method,
+                    total.n_truth,
+                    total.n_detections,
+                    total.true_positives,
+                    total.false_positives,
+                    total.false_negatives,
+                    total.recall,
+                    total.precision,
+                    total.f1,
+                    total.ap,
+                    sum(run.seconds.values()) / max(len(run.seconds), 1),
+                ]
+            )
+        tables.append((f"{label}, {len(pages)} pages; IoU 0.5, ignored boxes left out", rows))
+    return tables
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
 
@@ -253,6 +299,10 @@ def main(argv=None) -> int:
                 draw_page(path, out, [(golden_run.detections[name].boxes, (0, 0, 255), 3)])
 
     print(format_table(header, rows))
+    for label, table in score_repository_annotations(args, configs):
+        print()
+        print(label)
+        print(format_table(header, table))
     print()
     print("Golden-age pages: detections per page (faces counted by eye in the header); no text boxes given")
     golden_header = ["method"] + [f"{name.rsplit('.', 1)[0]} ({GOLDEN_AGE_FACES[name]})" for name, _, _ in golden]
