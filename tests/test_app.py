@@ -292,8 +292,12 @@ def test_sidebar_changes_workspace(dashboard_workspace, tmp_path):
 
 
 def test_faces_page_warns_of_skipped_detectors(dashboard_workspace, monkeypatch, tmp_path):
+    import streamlit as st
+
     monkeypatch.setenv("COMICFACES_MODELS", str(tmp_path / "no_models_here"))
     monkeypatch.setenv("HOME", str(tmp_path))
+    # Detector availability is cached per process; earlier tests may have seen model files.
+    st.cache_resource.clear()
     app = open_page("pages/4_Faces.py")
 
     assert not app.exception, texts(app.exception)
