@@ -140,6 +140,23 @@ def draw_page(path: Path, out: Path, boxes_colors) -> None:
     save_image(out, image)
 
 
+def score_row(method: str, total, run: MethodRun) -> list:
+    """Return one table row: counts, recall, precision, F1, AP and mean seconds per page."""
+    return [
+        method,
+        total.n_truth,
+        total.n_detections,
+        total.true_positives,
+        total.false_positives,
+        total.false_negatives,
+        total.recall,
+        total.precision,
+        total.f1,
+        total.ap,
+        sum(run.seconds.values()) / max(len(run.seconds), 1),
+    ]
+
+
 #: Annotations made in this repository: (label, file, folder its file_name values are relative to).
 REPOSITORY_ANNOTATIONS = [
     ("golden-age pages (this repository's annotations; no text boxes given)", "faces_golden_age.json", "."),
@@ -169,22 +186,7 @@ def score_repository_annotations(args, configs: dict) -> list[tuple[str, list[li
             except RuntimeError as error:
                 print(f"note: {method} skipped: {error}", file=sys.stderr)
                 continue
-            total = evaluate_detections(run.detections, truth).overall
-            rows.append(
-                [
-                    method,
-                    total.n_truth,
-                    total.n_detections,
-                    total.true_positives,
-                    total.false_positives,
-                    total.false_negatives,
-                    total.recall,
-                    total.precision,
-                    total.f1,
-                    total.ap,
-                    sum(run.seconds.values()) / max(len(run.seconds), 1),
-                ]
-            )
+            rows.append(score_row(method, evaluate_detections(run.detections, truth).overall, run))
         tables.append((f"{label}, {len(pages)} pages; IoU 0.5, ignored boxes left out", rows))
     return tables
 
@@ -259,22 +261,7 @@ def main(argv=None) -> int:
             continue
         runs[method] = (run, golden_run)
         report = evaluate_detections(run.detections, truth)
-        total = report.overall
-        rows.append(
-            [
-                method,
-                total.n_truth,
-                total.n_detections,
-                total.true_positives,
-                total.false_positives,
-                total.false_negatives,
-                total.recall,
-                total.precision,
-                total.f1,
-                total.ap,
-                sum(run.seconds.values()) / max(len(run.seconds), 1),
-            ]
-        )
+        rows.append(score_row(method, report.overall, run))
         counts = [len(golden_run.detections[name]) for name, _, _ in golden]
         golden_rows.append(
             [method, *counts, sum(counts), sum(golden_run.seconds.values()) / max(len(golden_run.seconds), 1)]
