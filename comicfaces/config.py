@@ -1,8 +1,8 @@
 """Pipeline configuration: one section per stage, readable from YAML or JSON.
 
 A configuration file has the sections ``panels``, ``text``, ``faces``,
-``features``, ``reduction`` and ``clustering``; each holds the parameters of its
-stage and any omitted parameter keeps its default::
+``features``, ``reduction`` and ``clustering``. Each contains the parameters of its
+stage, and any omitted parameter keeps its default::
 
     faces:
       min_size: 20

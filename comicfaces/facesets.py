@@ -108,8 +108,8 @@ def face_set_from_annotations(
     """Build a labelled face set from the boxes of COCO face annotations.
 
     Each regular box (not marked ignore, identity not in ``exclude_identities``)
-    is cut from its page with ``margin`` times its size added on every side;
-    the crops are cached in ``workspace``. Faces get ``page``, ``page_index``,
+    is cut from its page with ``margin`` times its size added on every side.
+    The crops are cached in ``workspace``. Faces get ``page``, ``page_index``,
     ``panel`` (from the panels stage with ``panel_config``) and ``identity``.
     Pages that cannot be read are reported in ``errors``.
     """

@@ -127,9 +127,9 @@ def list_pages(source: str | Path, errors: list | None = None) -> list[PageSourc
     natural sort of their relative path. Hidden files are skipped.
 
     With an ``errors`` list, an archive that cannot be read is skipped and
-    reported there as ``{"page": name, "error": message}``, and the unsafe
-    members of an archive are skipped and reported while its other pages are
-    kept; without one, both raise.
+    reported there as ``{"page": name, "error": message}``. Unsafe archive
+    members are skipped and reported the same way, and the archive's other
+    pages are kept. Without an ``errors`` list, both cases raise.
 
     Raises
     ------

@@ -359,9 +359,8 @@ def compute_clusters(
 ):
     """Return ``(labels, key, cached)``: cluster labels (noise is -1), cached on disk.
 
-    ``groups`` gives each face's panel for methods with a cannot-link
-    constraint (two faces of one panel are not put in one cluster); methods
-    without one ignore it.
+    ``groups`` gives each face's panel. Methods with a cannot-link constraint
+    use it to keep two faces of one panel apart, and other methods ignore it.
     """
     import inspect
 
@@ -402,9 +401,9 @@ def compute_view(workspace: Workspace, embedding: np.ndarray, reduction_key: str
 
         view = umap.UMAP(n_components=2, n_neighbors=min(15, n - 1), random_state=seed).fit_transform(embedding)
     elif method == "tsne":
-        from sklearn.manifold import TSNE
+        from comicfaces.reduction import tsne_view
 
-        view = TSNE(n_components=2, perplexity=min(30.0, (n - 1) / 3), random_state=seed).fit_transform(embedding)
+        view = tsne_view(embedding, random_state=seed)
     else:
         raise ValueError(f"unknown 2-D view method {method!r}; use 'pca', 'umap' or 'tsne'")
     with workspace.writing("view", key, {"reduction": reduction_key}) as folder:
@@ -606,8 +605,8 @@ def run_pipeline(
 
     from comicfaces.corrections import compute_input_key, input_key_from_items
 
-    # The input key addresses the corrections a person makes on this input; it
-    # does not depend on the package version or on where the input lies.
+    # The input key addresses the corrections a person makes on this input. It
+    # depends neither on the package version nor on where the input lies.
     if source is not None:
         input_record["key"] = input_key_from_items("pages", [(r.page_id, r.digest) for r in page_results])
     else:
@@ -699,9 +698,9 @@ def attach_truth(faces: FaceSet, pages: Sequence[PageSource], results: Sequence[
     by_path = {page.path.resolve(): page.page_id for page in pages if page.member is None}
     by_id = {result.page_id: result for result in results if result.error is None}
 
-    # COCO files name images relative to the annotation file's parent folder
-    # (the layout of published data sets) or to its own folder; take whichever
-    # leads to the input pages.
+    # COCO files name images relative to the annotation file's parent folder,
+    # as published data sets do, or relative to its own folder. The first root
+    # that leads to the input pages is used.
     annotations = load_face_annotations(truth_path)
     if not any(Path(t.path).resolve() in by_path for t in annotations.values()):
         annotations = load_face_annotations(truth_path, root=Path(truth_path).parent)
