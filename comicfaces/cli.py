@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -313,6 +314,135 @@ def cmd_import_project(args) -> int:
     return 0
 
 
+def _annotation_sources(values: list[str], roots: list[str] | None) -> list[tuple[Path, Path | None]]:
+    """Pair each ``--annotations`` value with its page folder: ``FILE:ROOT``, or the ``--root`` at the same position."""
+    roots = roots or []
+    if roots and len(roots) != len(values):
+        raise ValueError(
+            f"--root is given {len(roots)} time(s) for {len(values)} --annotations file(s); give one --root per "
+            "file in the same order, or write each file as FILE:ROOT"
+        )
+    sources = []
+    for index, value in enumerate(values):
+        file, root = value, None
+        # FILE:ROOT, unless the whole value names an existing file (a path may contain ':').
+        if not Path(value).is_file() and ":" in value:
+            head, tail = value.rsplit(":", 1)
+            if head and tail:
+                file, root = head, tail
+        if roots:
+            if root is not None:
+                raise ValueError(f"--annotations {value} names its page folder, so do not give --root for it as well")
+            root = roots[index]
+        if not Path(file).is_file():
+            raise FileNotFoundError(f"annotation file not found: {file}")
+        if root is not None and not Path(root).is_dir():
+            raise FileNotFoundError(f"page folder of {file} not found: {root}")
+        sources.append((Path(file), Path(root) if root is not None else None))
+    return sources
+
+
+def _annotated_pages(file: Path, root: Path | None) -> list:
+    """Read the training pages of one COCO file; raise ValueError naming it when it has no usable boxes."""
+    from comicfaces.detect.train import training_pages
+
+    pages = training_pages(file, root)
+    missing = [page.image for page in pages if not Path(page.image).is_file()]
+    if missing:
+        raise FileNotFoundError(
+            f"{file}: {len(missing)} page image(s) not found, e.g. {missing[0]}; give the folder that the "
+            "file_name values are relative to with --root DIR or FILE:ROOT"
+        )
+    n_boxes = sum(int((~page.ignore).sum()) for page in pages)
+    if n_boxes == 0:
+        raise ValueError(f"{file}: no face boxes to learn from ({len(pages)} page(s), none with a face that is not ignored)")
+    return pages
+
+
+def cmd_train_detector(args) -> int:
+    """Train the package's face detector on COCO-annotated pages and demo pages, and say how to select it."""
+    import tempfile
+
+    from comicfaces.detect.merge import DEFAULT_DETECTORS, DEFAULT_TRAINED_MODEL, default_detector_params
+    from comicfaces.detect.models import model_search_dirs
+    from comicfaces.detect.train import DetectorTrainingConfig, train_detector, training_pages
+    from comicfaces.nn.device import resolve_device
+
+    options = {
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "image_size": args.image_size,
+        "lr": args.lr,
+        "seed": args.seed,
+        "device": args.device,
+        "max_side": args.max_side,
+        "crops_per_page": args.crops_per_page,
+        "pretrained": not args.no_pretrained,
+        "init_from": args.init_from,
+    }
+    # train_detector's own message for a missing folder names the files in its parent folder instead.
+    if args.init_from is not None and not Path(args.init_from).expanduser().exists():
+        raise FileNotFoundError(f"--init-from folder not found: {args.init_from}; give a folder written by train-detector or a retraining")
+    try:
+        DetectorTrainingConfig(**options).validate()
+    except ValueError as error:
+        # Name the command-line option instead of the config field: "--image-size" for "image_size".
+        message = re.sub(r"DetectorTrainingConfig\.(\w+)", lambda match: "--" + match.group(1).replace("_", "-"), str(error))
+        if message.startswith("--init-from"):
+            message += ". train-detector trains the default architecture, so give a folder written by train-detector or a retraining"
+        raise ValueError(message) from None
+    device = resolve_device(args.device)
+
+    pages = []
+    for file, root in _annotation_sources(args.annotations or [], args.root):
+        found = _annotated_pages(file, root)
+        print(f"{file}: {len(found)} page(s), {sum(int((~page.ignore).sum()) for page in found)} face box(es)")
+        pages.extend(found)
+
+    # Demo pages live in a temporary folder: train_detector decodes every page before its first step.
+    with tempfile.TemporaryDirectory(prefix="comicfaces-demo-") as temporary:
+        if args.demo_pages:
+            from comicfaces.demo import generate_demo
+
+            comic = generate_demo(Path(temporary) / "demo", n_pages=args.demo_pages, seed=args.demo_seed)
+            demo = training_pages(comic.truth, root=comic.folder)
+            print(f"demo comic: {len(demo)} page(s), {sum(int((~page.ignore).sum()) for page in demo)} face box(es)")
+            pages.extend(demo)
+        if not pages:
+            raise ValueError("no training pages: give --annotations FILE (repeatable) or --demo-pages N")
+        progress = _TqdmProgress(not args.quiet)
+        try:
+            result = train_detector(pages, (), args.out, progress=progress, **options)
+        except FloatingPointError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        finally:
+            progress.close()
+
+    last = result.history[-1]
+    model = Path(result.model_path).resolve()
+    start = f", fine-tuned from {Path(args.init_from).resolve()}" if args.init_from else ""
+    print(
+        f"trained face detector: {model} ({len(pages)} page(s), {args.epochs} epoch(s) on {device}{start}, "
+        f"last training loss {last['train_loss']:.4f})"
+    )
+    if model.name == DEFAULT_TRAINED_MODEL and model.parent in [p.resolve() for p in model_search_dirs()]:
+        print(f"the default face configuration finds it there (detector 'trained', model '{DEFAULT_TRAINED_MODEL}')")
+        return 0
+    # A detector_params mapping replaces the default one whole, so the snippet repeats the default thresholds.
+    params = default_detector_params()
+    params["trained"] = {**params["trained"], "model_path": str(model)}
+    print("select it as the detector 'trained' with this model_path, e.g. in a --config file:")
+    print("  faces:")
+    print(f"    detectors: [{', '.join(DEFAULT_DETECTORS)}]")
+    print(f"    detector_params: {json.dumps(params)}")
+    print(
+        f"or write the model to a folder named {DEFAULT_TRAINED_MODEL} in a model folder "
+        f"({', '.join(str(p) for p in model_search_dirs())}), where the default configuration finds it"
+    )
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------------
 
 
@@ -417,6 +547,39 @@ def build_parser() -> argparse.ArgumentParser:
     import_project.add_argument("--workspace", help="cache and run folder")
     import_project.add_argument("-v", "--verbose", action="count", default=0, help="log more")
     import_project.set_defaults(func=cmd_import_project)
+
+    train = sub.add_parser(
+        "train-detector",
+        help="train the package's face detector on COCO-annotated pages and demo pages",
+        description="Train the CenterNet face detector (EfficientNet-Lite0 backbone) and save detector.pt and "
+        "detector.json in --out. Select the result as the detector 'trained' with model_path set to that folder.",
+    )
+    train.add_argument(
+        "--annotations", action="append", metavar="FILE[:ROOT]",
+        help="COCO JSON of face boxes; repeatable. ROOT (or --root) is the folder its file_name values are relative "
+        "to, by default the folder above the file's folder",
+    )
+    train.add_argument("--root", action="append", metavar="DIR", help="page folder of the --annotations file at the same position; repeatable")
+    train.add_argument("--demo-pages", type=int, default=0, metavar="N", help="also train on N generated demo pages (default 0)")
+    train.add_argument("--demo-seed", type=int, default=0, help="random seed of the demo pages (default 0)")
+    train.add_argument("--out", required=True, help="output folder of the model (detector.pt, detector.json)")
+    train.add_argument("--epochs", type=int, default=30, help="passes over the pages (default 30)")
+    train.add_argument("--batch-size", type=int, default=8, help="crops per optimiser step (default 8)")
+    train.add_argument("--image-size", type=int, default=320, help="side of the square training crops in pixels, a multiple of 32 (default 320)")
+    train.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of AdamW (default 0.002)")
+    train.add_argument("--seed", type=int, default=0, help="seed of the crops and the initialisation (default 0)")
+    train.add_argument("--device", default="auto", help="auto (a CUDA GPU when present, else the CPU), cpu, cuda, cuda:N or mps (default auto)")
+    train.add_argument("--max-side", type=int, default=1024, help="longer page side in pixels at detection, stored with the model (default 1024)")
+    train.add_argument("--crops-per-page", type=int, default=4, help="random crops per page and epoch (default 4)")
+    train.add_argument("--no-pretrained", action="store_true", help="start from random weights instead of the ImageNet EfficientNet-Lite0 weights")
+    train.add_argument(
+        "--init-from", metavar="DIR",
+        help="fine-tune the model in DIR (detector.pt and detector.json, written by train-detector or a retraining) "
+        "instead of starting from the ImageNet weights; --no-pretrained is then unused",
+    )
+    train.add_argument("--quiet", action="store_true", help="hide the progress bar")
+    train.add_argument("-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)")
+    train.set_defaults(func=cmd_train_detector)
     return parser
 
 

@@ -179,12 +179,21 @@ class PageProcessor:
                 save_image(folder / f"crop_{index:04d}.png", image[y0:y1, x0:x1])
         return self.workspace.entry_dir("faces", key), key, False
 
-    def _usable_detectors(self) -> list[str]:
+    def _usable_detectors(self) -> list:
+        # A detector reading user-chosen model files is named with their
+        # SHA-256, so a model retrained under the same path recomputes the faces.
         if not hasattr(self, "_usable"):
-            from comicfaces.detect import detector_availability
+            from comicfaces.detect import make_detector
+            from comicfaces.detect.models import file_sha256
 
             faces = self.config.faces
-            self._usable = [name for name in faces.detectors if detector_availability(name, **faces.params_for(name))]
+            self._usable = []
+            for name in faces.detectors:
+                detector = make_detector(name, **faces.params_for(name))
+                if not detector.check():
+                    continue
+                files = detector.model_files()
+                self._usable.append({"name": name, "files": [file_sha256(f) for f in files]} if files else name)
         return self._usable
 
     def _image(self, page: PageSource, image_cache: dict) -> tuple[np.ndarray, float]:

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from comicfaces.dashboard import review_actions, review_gallery
+from comicfaces.dashboard import review_actions, review_detector, review_gallery
 from comicfaces.dashboard.views import clustering, common, review
 
 context = common.page_setup(
@@ -35,5 +35,6 @@ if data is not None:
     review_gallery.inspector(view, flags, all_groups, settings.faces_per_cluster)
     review_gallery.face_context(data, view, flags, review_actions)
     review.charts_section(data, view, corrections)
+    review_detector.section(data, view)
     review.share_section(context, data, view, corrections)
 review.finish()

@@ -47,3 +47,4 @@ def demo(tmp_path_factory):
     base = tmp_path_factory.getbasetemp() / "corrections_demo"
     comic = generate_demo(base / "pages", n_pages=2, seed=0)
     return comic, Workspace(base / "workspace")
+

@@ -1,65 +1,100 @@
-"""Checks of the episode 08 face ground truth: pages, box and ignore counts, identities, boxes inside images."""
+"""Checks of the Pepper&Carrot episode 08 and 09 face ground truth in annotations/.
 
-from __future__ import annotations
+The tests come from annotation_checks.py, and this module declares what each file contains.
+"""
 
-from pathlib import Path
+from annotation_checks import *  # noqa: F403 (the shared tests)
+from annotation_checks import AnnotationFile
 
-from comicfaces.annotations import load_face_annotations
-
-ANNOTATIONS = Path(__file__).resolve().parent.parent / "annotations"
-
-# Per page: (all boxes, boxes with ignore: true, identities present).
-EXPECTED_EP08 = {
-    "ep08/en/E08P01.jpg": (9, 4, {"Pepper", "Carrot", "extra"}),
-    "ep08/en/E08P02.jpg": (8, 1, {"Pepper", "Carrot", "Coriander", "Shichimi", "Yuzu", "Saffron"}),
-    "ep08/en/E08P03.jpg": (4, 0, {"Pepper", "Carrot"}),
-    "ep08/en/E08P04.jpg": (4, 0, {"Pepper", "Carrot"}),
-    "ep08/en/E08P05.jpg": (4, 0, {"Pepper", "Carrot"}),
-    "ep08/en/E08P06.jpg": (
-        10,
-        2,
-        {"Pepper", "Carrot", "ep08_toad_monster", "ep08_four_eyed_monster", "ep08_purple_monster"},
+# Per page: (all boxes, boxes with ignore: true, boxes of each identity).
+FILES = [
+    AnnotationFile(
+        "faces_ep08.json",
+        "peppercarrot",
+        pages={
+            "ep08/en/E08P01.jpg": (9, 4, {"Pepper": 2, "Carrot": 3, "extra": 4}),
+            "ep08/en/E08P02.jpg": (
+                8,
+                1,
+                {"Pepper": 2, "Carrot": 2, "Coriander": 1, "Shichimi": 1, "Yuzu": 1, "Saffron": 1},
+            ),
+            "ep08/en/E08P03.jpg": (4, 0, {"Pepper": 2, "Carrot": 2}),
+            "ep08/en/E08P04.jpg": (4, 0, {"Pepper": 3, "Carrot": 1}),
+            "ep08/en/E08P05.jpg": (4, 0, {"Pepper": 2, "Carrot": 2}),
+            "ep08/en/E08P06.jpg": (
+                10,
+                2,
+                {
+                    "Pepper": 2,
+                    "Carrot": 2,
+                    "ep08_four_eyed_monster": 2,
+                    "ep08_toad_monster": 2,
+                    "ep08_purple_monster": 2,
+                },
+            ),
+        },
+        ignored={"extra": 4, "Carrot": 1, "ep08_toad_monster": 1, "ep08_purple_monster": 1},
     ),
-}
+    AnnotationFile(
+        "faces_ep09.json",
+        "peppercarrot",
+        pages={
+            "ep09/en/E09P01.jpg": (5, 2, {"Pepper": 3, "Carrot": 2}),
+            "ep09/en/E09P02.jpg": (
+                14,
+                0,
+                {
+                    "extra": 5,
+                    "Pepper": 3,
+                    "Saffron": 1,
+                    "Truffel": 1,
+                    "Coriander": 1,
+                    "ep09_rooster": 1,
+                    "Shichimi": 1,
+                    "Yuzu": 1,
+                },
+            ),
+            "ep09/en/E09P03.jpg": (
+                11,
+                4,
+                {
+                    "Saffron": 2,
+                    "Coriander": 2,
+                    "Shichimi": 2,
+                    "Pepper": 1,
+                    "Truffel": 1,
+                    "Yuzu": 1,
+                    "Carrot": 1,
+                    "ep09_rooster": 1,
+                },
+            ),
+            "ep09/en/E09P04.jpg": (8, 0, {"Carrot": 3, "Truffel": 2, "ep09_rooster": 2, "Yuzu": 1}),
+            "ep09/en/E09P05.jpg": (
+                11,
+                0,
+                {"Pepper": 2, "Saffron": 2, "Coriander": 2, "Shichimi": 2, "Truffel": 1, "Yuzu": 1, "Carrot": 1},
+            ),
+            "ep09/en/E09P06.jpg": (
+                22,
+                1,
+                {
+                    "Pepper": 5,
+                    "Shichimi": 3,
+                    "Carrot": 3,
+                    "Yuzu": 3,
+                    "Coriander": 2,
+                    "Saffron": 2,
+                    "Truffel": 2,
+                    "ep09_rooster": 2,
+                },
+            ),
+            "ep09/en/E09P07.jpg": (
+                14,
+                0,
+                {"Carrot": 3, "Yuzu": 3, "Truffel": 3, "ep09_rooster": 3, "Pepper": 1, "Shichimi": 1},
+            ),
+        },
+        ignored={"Pepper": 2, "Carrot": 1, "Saffron": 1, "Coriander": 1, "Shichimi": 1, "ep09_rooster": 1},
+    ),
+]
 
-
-def load_ep08(shared_data: Path) -> dict:
-    return load_face_annotations(ANNOTATIONS / "faces_ep08.json", root=shared_data / "peppercarrot")
-
-
-def test_pages_listed(shared_data):
-    assert list(load_ep08(shared_data)) == list(EXPECTED_EP08)
-
-
-def test_box_and_ignore_counts_per_page(shared_data):
-    truth = load_ep08(shared_data)
-    for file_name, (n_boxes, n_ignored, _) in EXPECTED_EP08.items():
-        page = truth[file_name]
-        assert len(page.boxes) == n_boxes, file_name
-        assert int(page.ignore.sum()) == n_ignored, file_name
-
-
-def test_identities_present(shared_data):
-    truth = load_ep08(shared_data)
-    for file_name, (_, _, identities) in EXPECTED_EP08.items():
-        assert set(truth[file_name].identities) == identities, file_name
-
-
-def test_boxes_inside_images(shared_data):
-    for file_name, page in load_ep08(shared_data).items():
-        boxes = page.boxes
-        assert (boxes[:, :2] >= 0).all(), file_name
-        assert (boxes[:, 2] <= page.width).all(), file_name
-        assert (boxes[:, 3] <= page.height).all(), file_name
-        assert (boxes[:, 2] > boxes[:, 0]).all(), file_name
-        assert (boxes[:, 3] > boxes[:, 1]).all(), file_name
-
-
-def test_image_files_exist_with_stated_size(shared_data):
-    from PIL import Image
-
-    for file_name, page in load_ep08(shared_data).items():
-        path = shared_data / "peppercarrot" / file_name
-        assert path.is_file(), file_name
-        with Image.open(path) as image:
-            assert image.size == (page.width, page.height), file_name

@@ -303,3 +303,6 @@ def test_faces_page_warns_of_skipped_detectors(dashboard_workspace, monkeypatch,
     assert not app.exception, texts(app.exception)
     warnings = texts(app.warning)
     assert any("yunet" in text and "cannot run here" in text for text in warnings), warnings
+    assert not any("trained" in text for text in warnings), warnings
+    notes = texts(app.info)
+    assert any("`trained`) has no model yet" in text for text in notes), notes

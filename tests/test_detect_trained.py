@@ -264,6 +264,35 @@ def test_invalid_training_parameter_rejected(field, value, tmp_path):
         train_detector([_PAGE], out_dir=tmp_path, **{field: value})
 
 
+def test_init_from_missing_model_rejected(tmp_path):
+    with pytest.raises(ValueError, match="init_from.*not found"):
+        train_detector([_PAGE], out_dir=tmp_path / "out", init_from=str(tmp_path / "nothing"))
+
+
+def test_init_from_other_architecture_rejected(trained, tmp_path):
+    with pytest.raises(ValueError, match="init_from.*neck_channels"):
+        train_detector([_PAGE], out_dir=tmp_path / "out", init_from=str(trained.model_path), neck_channels=32)
+
+
+def test_fine_tuning_starts_from_saved_model(trained, annotated_pages, tmp_path):
+    # One epoch at a tiny learning rate barely moves the weights, so the
+    # fine-tuned parameters stay those of the saved model, not a new model's.
+    options = {**TRAINING, "epochs": 1, "lr": 1e-7}
+    tuned = train_detector(annotated_pages, (), tmp_path / "tuned", init_from=str(trained.model_path), **options)
+    fresh = train_detector(annotated_pages, (), tmp_path / "fresh", **options)
+    start, _ = load_trained_model(trained.model_path)
+    after, _ = load_trained_model(tuned.model_path)
+    new, _ = load_trained_model(fresh.model_path)
+    start_params, after_params, new_params = (dict(m.named_parameters()) for m in (start, after, new))
+    head = [name for name in start_params if not name.startswith("backbone.")]
+    assert head
+    for name in head:
+        assert torch.allclose(after_params[name], start_params[name], atol=1e-4), name
+    assert any(not torch.allclose(new_params[name], start_params[name], atol=1e-2) for name in head)
+    saved = json.loads((tuned.model_path / MODEL_CONFIG_NAME).read_text(encoding="utf-8"))
+    assert saved["training"]["init_from"] == str(trained.model_path)
+
+
 def test_unknown_training_option_rejected(tmp_path):
     with pytest.raises(ValueError, match="learning_rate"):
         train_detector([_PAGE], out_dir=tmp_path, learning_rate=0.1)
@@ -299,3 +328,58 @@ def test_boxes_and_flags_must_match():
 def test_invalid_detector_parameter_rejected(field, value):
     with pytest.raises(ValueError, match=field):
         TrainedDetector(**{field: value})
+
+
+def test_model_files_listed(trained):
+    files = TrainedDetector(str(trained.model_path)).model_files()
+    assert [f.name for f in files] == [MODEL_WEIGHTS_NAME, MODEL_CONFIG_NAME]
+
+
+def test_missing_model_lists_no_files(tmp_path):
+    assert TrainedDetector(str(tmp_path / "absent")).model_files() == []
+    assert TrainedDetector("").model_files() == []
+
+
+def test_replaced_model_recomputes_faces(trained, tmp_path):
+    # The same model_path with other weights must not reuse the cached faces.
+    from comicfaces.cache import Workspace
+    from comicfaces.config import PipelineConfig
+    from comicfaces.demo import generate_demo
+    from comicfaces.detect import FaceConfig
+    from comicfaces.imageio import list_pages
+    from comicfaces.pipeline import process_pages
+
+    model = tmp_path / "model"
+    shutil.copytree(trained.model_path, model)
+    comic = generate_demo(tmp_path / "demo", n_pages=1, seed=0)
+    pages = list_pages(comic.folder)
+    faces = FaceConfig(detectors=("trained",), detector_params={"trained": {"model_path": str(model), "score_threshold": 0.05}})
+    config = PipelineConfig(faces=faces)
+    workspace = Workspace(tmp_path / "workspace")
+
+    first = process_pages(workspace, pages, config)
+    again = process_pages(workspace, pages, config)
+    state = torch.load(model / MODEL_WEIGHTS_NAME, weights_only=True)
+    state = {key: value + 0.01 if value.is_floating_point() else value for key, value in state.items()}
+    torch.save(state, model / MODEL_WEIGHTS_NAME)
+    replaced = process_pages(workspace, pages, config)
+
+    assert first[0].error is None
+    assert not first[0].cached["faces"]
+    assert again[0].cached["faces"]
+    assert not replaced[0].cached["faces"]
+    assert replaced[0].cached["text"]
+
+
+def test_bare_model_name_found_in_models_dir(trained, tmp_path):
+    shutil.copytree(trained.model_path, tmp_path / "my-detector")
+    detector = TrainedDetector("my-detector", models_dir=str(tmp_path))
+    assert detector.check().ok
+    assert detector.model_files()[0] == tmp_path / "my-detector" / MODEL_WEIGHTS_NAME
+
+
+def test_bare_model_name_missing_names_folders(tmp_path):
+    status = TrainedDetector("my-detector", models_dir=str(tmp_path)).check()
+    assert not status.ok
+    assert str(tmp_path) in status.reason
+    assert "train-detector" in status.reason

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,8 @@ from comicfaces.dashboard import review_model
 from comicfaces.dashboard.state import CONFIG_KEY, INPUT_KEY, WORKSPACE_KEY, InputSpec
 from comicfaces.pipeline import load_run_faces
 
+from workspaces import seeded_dashboard_workspace  # noqa: E402
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REVIEW_PAGE = str(REPO_ROOT / "pages" / "9_Review.py")
 TIMEOUT = 600
@@ -31,21 +34,9 @@ KMEANS_4 = PipelineConfig().replace(clustering={"name": "kmeans", "params": {"n_
 
 
 @pytest.fixture(scope="module")
-def review_root(tmp_path_factory) -> Path:
+def review_root(tmp_path_factory) -> Iterator[Path]:
     """Workspace of this module, seeded with the dashboard tests' cache when they ran first."""
-    root = tmp_path_factory.mktemp("review-workspace")
-    seed = tmp_path_factory.getbasetemp() / "dashboard-workspace"
-    for folder in ("cache", "demo"):
-        if (seed / folder).is_dir():
-            shutil.copytree(seed / folder, root / folder, dirs_exist_ok=True)
-    patch = pytest.MonkeyPatch()
-    patch.setenv("COMICFACES_WORKSPACE", str(root))
-    patch.setenv("COMICFACES_DEMO_PAGES", "2")
-    models = REPO_ROOT.parent / "shared" / "models"
-    if models.is_dir():
-        patch.setenv("COMICFACES_MODELS", str(models))
-    yield root
-    patch.undo()
+    yield from seeded_dashboard_workspace(tmp_path_factory, "review-workspace")
 
 
 @pytest.fixture

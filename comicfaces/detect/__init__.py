@@ -22,6 +22,7 @@ small boxes and boxes covered by text.
 from comicfaces.detect.base import Availability, Detections, FaceDetector
 from comicfaces.detect.merge import (
     DEFAULT_DETECTORS,
+    DEFAULT_TRAINED_MODEL,
     FaceConfig,
     NoDetectorAvailableError,
     default_detector_params,
@@ -43,6 +44,7 @@ from comicfaces.detect.registry import DETECTORS, detector_availability, make_de
 
 __all__ = [
     "DEFAULT_DETECTORS",
+    "DEFAULT_TRAINED_MODEL",
     "DETECTORS",
     "MODELS_ENV_VAR",
     "MODEL_FILES",

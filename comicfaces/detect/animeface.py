@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from comicfaces.detect.base import Availability, Detections, FaceDetector, check_image, is_integer, is_real
+from comicfaces.detect.base import Availability, Detections, FaceDetector, check_image, check_integer, check_real
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +52,8 @@ class AnimeFaceDetector(FaceDetector):
 
     def validate(self) -> None:
         """Raise ValueError naming the first invalid parameter."""
-        if self.max_side is not None and (not is_integer(self.max_side) or self.max_side < 64):
-            raise ValueError(f"animeface: max_side must be None or an integer >= 64 pixels, got {self.max_side!r}")
-        if not is_real(self.min_likelihood) or not 0.0 <= self.min_likelihood < 1.0:
-            raise ValueError(f"animeface: min_likelihood must be in [0, 1), got {self.min_likelihood!r}")
+        check_integer(self.name, "max_side", self.max_side, 64, optional=True, unit="pixels")
+        check_real(self.name, "min_likelihood", self.min_likelihood, 0.0, 1.0, high_open=True)
 
     def check(self) -> Availability:
         """Report whether the animeface package imports and works with the installed Pillow."""

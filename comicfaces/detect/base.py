@@ -10,9 +10,12 @@ from __future__ import annotations
 import inspect
 import logging
 import numbers
-from collections.abc import Callable, Sequence
+import os
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
+
+from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +27,11 @@ __all__ = [
     "Availability",
     "Detections",
     "FaceDetector",
+    "check_choice",
     "check_image",
+    "check_integer",
+    "check_path",
+    "check_real",
     "detect_tiled",
     "is_integer",
     "is_real",
@@ -196,6 +203,15 @@ class FaceDetector:
         """
         return cls(**params).check()
 
+    def model_files(self) -> list[Path]:
+        """Return the files chosen by the user that this detector reads (weights, model configuration).
+
+        Cache keys hash their content, so results are recomputed when a file is
+        replaced under the same name. Files that ship with a package or are
+        checked against a fixed SHA-256 are not listed. Empty by default.
+        """
+        return []
+
     def detect(self, image_rgb: np.ndarray) -> Detections:
         """Find faces on an RGB uint8 page; boxes are in page pixels."""
         raise NotImplementedError
@@ -209,6 +225,149 @@ def is_integer(value) -> bool:
 def is_real(value) -> bool:
     """Return True for finite real numbers, False for bools, NaN and everything else."""
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)) and bool(np.isfinite(value))
+
+
+def _format_bound(value) -> str:
+    # Print 0.0 as "0" and 1.5 as "1.5", so a message reads "(0, 1]".
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def check_real(
+    owner: str,
+    name: str,
+    value,
+    low: float,
+    high: float,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> None:
+    """Raise ValueError unless ``value`` is a finite real number in an interval.
+
+    Parameters
+    ----------
+    owner : str
+        Name of the detector, written first in the message.
+    name : str
+        Name of the parameter.
+    value : object
+        The value to check.
+    low, high : float
+        Bounds of the interval.
+    low_open, high_open : bool
+        True excludes the bound from the interval, so ``low_open=True`` and
+        ``high_open=False`` check ``low < value <= high``.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is not a real number (bools and strings are rejected), is
+        NaN or infinite, or lies outside the interval. The message reads, for
+        example, ``"yunet: nms_iou must be in (0, 1], got 0.0"``.
+    """
+    if is_real(value):
+        above_low = value > low if low_open else value >= low
+        below_high = value < high if high_open else value <= high
+        if above_low and below_high:
+            return
+
+    left = "(" if low_open else "["
+    right = ")" if high_open else "]"
+    interval = f"{left}{_format_bound(low)}, {_format_bound(high)}{right}"
+    raise ValueError(f"{owner}: {name} must be in {interval}, got {value!r}")
+
+
+def check_integer(
+    owner: str,
+    name: str,
+    value,
+    low: int,
+    high: int | None = None,
+    *,
+    multiple_of: int | None = None,
+    optional: bool = False,
+    unit: str = "",
+    high_text: str | None = None,
+) -> None:
+    """Raise ValueError unless ``value`` is an integer in ``[low, high]``.
+
+    Parameters
+    ----------
+    owner : str
+        Name of the detector, written first in the message.
+    name : str
+        Name of the parameter.
+    value : object
+        The value to check. Python and NumPy integers pass, but bools and
+        floats such as ``512.0`` do not.
+    low : int
+        Smallest allowed value.
+    high : int or None
+        Largest allowed value, or None for no upper bound.
+    multiple_of : int or None
+        When given, ``value`` must also be a multiple of it.
+    optional : bool
+        True lets ``value`` be None.
+    unit : str
+        Unit named after the range in the message, such as ``"pixels"``.
+    high_text : str or None
+        Text shown for the upper bound in the message in place of ``high``,
+        such as ``"tile_size / 2 = 80"`` for a bound that depends on another
+        parameter.
+
+    Raises
+    ------
+    ValueError
+        If ``value`` is out of range, not an integer or not a multiple of
+        ``multiple_of``. The message reads, for example, ``"trained: tile_size
+        must be None or a multiple of 32 in [128, 4096] pixels, got 200"``.
+    """
+    if optional and value is None:
+        return
+    if (
+        is_integer(value)
+        and value >= low
+        and (high is None or value <= high)
+        and (multiple_of is None or value % multiple_of == 0)
+    ):
+        return
+
+    kind = "an integer" if multiple_of is None else f"a multiple of {multiple_of}"
+    upper = high if high_text is None else high_text
+    allowed = f">= {low}" if high is None else f"in [{low}, {upper}]"
+    expected = f"{kind} {allowed}"
+    if unit:
+        expected = f"{expected} {unit}"
+    if optional:
+        expected = f"None or {expected}"
+    raise ValueError(f"{owner}: {name} must be {expected}, got {value!r}")
+
+
+def check_choice(owner: str, name: str, value, choices: Collection[str]) -> None:
+    """Raise ValueError unless ``value`` is one of the strings ``choices``.
+
+    ``choices`` may be a tuple or the keys of a dict, and the message lists them
+    in iteration order. A value that is not a string, a list for instance,
+    raises the same ValueError.
+    """
+    if isinstance(value, str) and value in choices:
+        return
+    raise ValueError(f"{owner}: {name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def check_path(owner: str, name: str, value, *, expected: str = "a folder path", optional: bool = False) -> None:
+    """Raise ValueError unless ``value`` is a ``str`` or ``os.PathLike``.
+
+    Only the type is checked, because the file is looked up later, when the
+    detector loads it. ``expected`` describes the path in the message, such as
+    ``"a file path or name"``, and ``optional=True`` lets ``value`` be None.
+    """
+    if (optional and value is None) or isinstance(value, (str, os.PathLike)):
+        return
+
+    if optional:
+        expected = f"{expected} or None"
+    raise ValueError(f"{owner}: {name} must be {expected}, got {value!r}")
 
 
 def validate_scales(name: str, scales) -> tuple[float, ...]:

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 
 import numpy as np
 
-from comicfaces.detect.base import Availability, Detections, FaceDetector, check_image, is_integer, is_real
+from comicfaces.detect.base import (
+    Availability,
+    Detections,
+    FaceDetector,
+    check_image,
+    check_integer,
+    check_path,
+    check_real,
+)
 from comicfaces.detect.models import ModelChecksumError, ModelNotFoundError, require_model_file
 
 logger = logging.getLogger(__name__)
@@ -82,16 +89,11 @@ class CascadeDetector(FaceDetector):
 
     def validate(self) -> None:
         """Raise ValueError naming the first invalid parameter."""
-        if not is_real(self.scale_factor) or not 1.0 < self.scale_factor <= 2.0:
-            raise ValueError(f"cascade: scale_factor must be in (1, 2], got {self.scale_factor!r}")
-        if not is_integer(self.min_neighbors) or self.min_neighbors < 1:
-            raise ValueError(f"cascade: min_neighbors must be an integer >= 1, got {self.min_neighbors!r}")
-        if not is_integer(self.min_size) or self.min_size < 8:
-            raise ValueError(f"cascade: min_size must be an integer >= 8 pixels, got {self.min_size!r}")
-        if not is_real(self.box_scale) or not 0.5 <= self.box_scale <= 1.5:
-            raise ValueError(f"cascade: box_scale must be in [0.5, 1.5], got {self.box_scale!r}")
-        if self.models_dir is not None and not isinstance(self.models_dir, (str, os.PathLike)):
-            raise ValueError(f"cascade: models_dir must be a folder path or None, got {self.models_dir!r}")
+        check_real(self.name, "scale_factor", self.scale_factor, 1.0, 2.0, low_open=True)
+        check_integer(self.name, "min_neighbors", self.min_neighbors, 1)
+        check_integer(self.name, "min_size", self.min_size, 8, unit="pixels")
+        check_real(self.name, "box_scale", self.box_scale, 0.5, 1.5)
+        check_path(self.name, "models_dir", self.models_dir, optional=True)
 
     def check(self) -> Availability:
         """Report whether OpenCV has CascadeClassifier and the cascade file is present and intact."""

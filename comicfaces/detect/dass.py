@@ -51,7 +51,16 @@ from types import SimpleNamespace
 import numpy as np
 
 from comicfaces.boxes import nms
-from comicfaces.detect.base import Availability, Detections, FaceDetector, check_image, is_integer, is_real
+from comicfaces.detect.base import (
+    Availability,
+    Detections,
+    FaceDetector,
+    check_choice,
+    check_image,
+    check_integer,
+    check_path,
+    check_real,
+)
 from comicfaces.detect.models import model_search_dirs, resolve_model_path
 
 logger = logging.getLogger(__name__)
@@ -399,22 +408,21 @@ class DASSDetector(FaceDetector):
         """Raise ValueError naming the first invalid parameter."""
         from comicfaces.nn.device import check_device
 
-        if not isinstance(self.weights_path, (str, os.PathLike)):
-            raise ValueError(f"dass: weights_path must be a file path or name, got {self.weights_path!r}")
-        if self.size not in DASS_SIZES:
-            raise ValueError(f"dass: size must be one of {', '.join(DASS_SIZES)}, got {self.size!r}")
-        if not is_real(self.score_threshold) or not 0.0 < self.score_threshold < 1.0:
-            raise ValueError(f"dass: score_threshold must be in (0, 1), got {self.score_threshold!r}")
-        if not is_integer(self.input_size) or not 256 <= self.input_size <= 2048 or self.input_size % 32:
-            raise ValueError(f"dass: input_size must be a multiple of 32 in [256, 2048] pixels, got {self.input_size!r}")
-        if not is_real(self.nms_iou) or not 0.0 < self.nms_iou <= 1.0:
-            raise ValueError(f"dass: nms_iou must be in (0, 1], got {self.nms_iou!r}")
-        check_device("dass: device", self.device)
-        if self.models_dir is not None and not isinstance(self.models_dir, (str, os.PathLike)):
-            raise ValueError(f"dass: models_dir must be a folder path or None, got {self.models_dir!r}")
+        check_path(self.name, "weights_path", self.weights_path, expected="a file path or name")
+        check_choice(self.name, "size", self.size, DASS_SIZES)
+        check_real(self.name, "score_threshold", self.score_threshold, 0.0, 1.0, low_open=True, high_open=True)
+        check_integer(self.name, "input_size", self.input_size, 256, 2048, multiple_of=32, unit="pixels")
+        check_real(self.name, "nms_iou", self.nms_iou, 0.0, 1.0, low_open=True)
+        check_device(f"{self.name}: device", self.device)
+        check_path(self.name, "models_dir", self.models_dir, optional=True)
 
     def _weights_file(self) -> Path | None:
         return resolve_model_path(self.weights_path, self.models_dir)
+
+    def model_files(self) -> list[Path]:
+        """Return the weights file when it is found, else an empty list."""
+        found = self._weights_file() if str(self.weights_path) else None
+        return [] if found is None else [found]
 
     def check(self) -> Availability:
         """Report whether torch imports and the weights file exists."""

@@ -36,14 +36,22 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from comicfaces.boxes import nms
-from comicfaces.detect.base import Availability, Detections, FaceDetector, check_image, is_integer, is_real
+from comicfaces.detect.base import (
+    Availability,
+    Detections,
+    FaceDetector,
+    check_choice,
+    check_image,
+    check_integer,
+    check_path,
+    check_real,
+)
 from comicfaces.detect.models import model_search_dirs, resolve_model_path
 
 logger = logging.getLogger(__name__)
@@ -150,37 +158,28 @@ class OnnxDetector(FaceDetector):
 
     def validate(self) -> None:
         """Raise ValueError naming the first invalid parameter."""
-        if not isinstance(self.model_path, (str, os.PathLike)):
-            raise ValueError(f"onnx: model_path must be a file path or name, got {self.model_path!r}")
-        if not is_integer(self.input_size) or not 32 <= self.input_size <= 4096:
-            raise ValueError(f"onnx: input_size must be an integer in [32, 4096] pixels, got {self.input_size!r}")
-        choices = (
-            ("output_format", OUTPUT_FORMATS),
-            ("normalization", NORMALIZATIONS),
-            ("channel_order", CHANNEL_ORDERS),
-            ("resize", RESIZE_MODES),
-        )
-        for field_name, allowed in choices:
-            value = getattr(self, field_name)
-            if value not in allowed:
-                raise ValueError(f"onnx: {field_name} must be one of {', '.join(allowed)}, got {value!r}")
-        if not is_real(self.score_threshold) or not 0.0 <= self.score_threshold <= 1.0:
-            raise ValueError(f"onnx: score_threshold must be in [0, 1], got {self.score_threshold!r}")
-        if not is_real(self.nms_iou) or not 0.0 < self.nms_iou <= 1.0:
-            raise ValueError(f"onnx: nms_iou must be in (0, 1], got {self.nms_iou!r}")
-        if not is_integer(self.pad_value) or not 0 <= self.pad_value <= 255:
-            raise ValueError(f"onnx: pad_value must be an integer in [0, 255], got {self.pad_value!r}")
-        if not is_integer(self.face_class) or self.face_class < 0:
-            raise ValueError(f"onnx: face_class must be an integer >= 0, got {self.face_class!r}")
+        check_path(self.name, "model_path", self.model_path, expected="a file path or name")
+        check_integer(self.name, "input_size", self.input_size, 32, 4096, unit="pixels")
+        check_choice(self.name, "output_format", self.output_format, OUTPUT_FORMATS)
+        check_choice(self.name, "normalization", self.normalization, NORMALIZATIONS)
+        check_choice(self.name, "channel_order", self.channel_order, CHANNEL_ORDERS)
+        check_choice(self.name, "resize", self.resize, RESIZE_MODES)
+        check_real(self.name, "score_threshold", self.score_threshold, 0.0, 1.0)
+        check_real(self.name, "nms_iou", self.nms_iou, 0.0, 1.0, low_open=True)
+        check_integer(self.name, "pad_value", self.pad_value, 0, 255)
+        check_integer(self.name, "face_class", self.face_class, 0)
         if self.output_name is not None and not isinstance(self.output_name, str):
-            raise ValueError(f"onnx: output_name must be None or a string, got {self.output_name!r}")
-        if not is_integer(self.num_threads) or self.num_threads < 1:
-            raise ValueError(f"onnx: num_threads must be an integer >= 1, got {self.num_threads!r}")
-        if self.models_dir is not None and not isinstance(self.models_dir, (str, os.PathLike)):
-            raise ValueError(f"onnx: models_dir must be a folder path or None, got {self.models_dir!r}")
+            raise ValueError(f"{self.name}: output_name must be None or a string, got {self.output_name!r}")
+        check_integer(self.name, "num_threads", self.num_threads, 1)
+        check_path(self.name, "models_dir", self.models_dir, optional=True)
 
     def _model_file(self) -> Path | None:
         return resolve_model_path(self.model_path, self.models_dir)
+
+    def model_files(self) -> list[Path]:
+        """Return the ONNX file when it is found, else an empty list."""
+        found = self._model_file() if str(self.model_path) else None
+        return [] if found is None else [found]
 
     def check(self) -> Availability:
         """Report whether onnxruntime imports and the model file exists."""

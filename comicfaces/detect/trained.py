@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 from pathlib import Path
 
@@ -16,10 +15,13 @@ from comicfaces.detect.base import (
     Detections,
     FaceDetector,
     check_image,
+    check_integer,
+    check_path,
+    check_real,
     detect_tiled,
-    is_integer,
-    is_real,
 )
+from comicfaces.detect.models import model_search_dirs
+from comicfaces.detect.train import MODEL_WEIGHTS_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +56,10 @@ class TrainedDetector(FaceDetector):
     ----------
     model_path : str
         Folder written by :func:`comicfaces.detect.train.train_detector`
-        (``detector.pt`` and ``detector.json``), or one of those two files.
+        (``detector.pt`` and ``detector.json``), or one of those two files. A
+        bare folder name that does not exist in the working folder is looked
+        up in the model folders (``models_dir``, then ``COMICFACES_MODELS``,
+        then ``~/.cache/comicfaces/models``).
     score_threshold : float
         Minimum heatmap score, in ``(0, 1)``.
     max_side : int or None
@@ -70,17 +75,20 @@ class TrainedDetector(FaceDetector):
         Maximum number of heatmap peaks read per page (or tile), in ``[1, 10000]``.
     device : str
         ``"cpu"`` (the default), ``"auto"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+    models_dir : str or None
+        Model folder searched first for a bare ``model_path`` name.
 
     Notes
     -----
     The cost grows with ``max_side ** 2``. In ``benchmarks/train_detector.py``
-    a 992x1401 page at ``max_side=1024`` took about 4 s on a 2-core CPU shared
-    with other jobs. Loaded networks are cached per weights file (its size and
-    modification time) and device, four at most.
+    992x1401 pages at ``max_side=1024`` took 0.3 s each on a 2-core CPU shared
+    with other jobs (the three offline detectors of the default took 0.55 s).
+    Loaded networks are cached per weights file (its size and modification
+    time) and device, four at most.
     """
 
     name = "trained"
-    uses_model_files = False
+    uses_model_files = True
 
     def __init__(
         self,
@@ -91,6 +99,7 @@ class TrainedDetector(FaceDetector):
         nms_iou: float = 0.4,
         max_detections: int = 200,
         device: str = "cpu",
+        models_dir: str | None = None,
     ):
         self.model_path = model_path
         self.score_threshold = score_threshold
@@ -99,29 +108,33 @@ class TrainedDetector(FaceDetector):
         self.nms_iou = nms_iou
         self.max_detections = max_detections
         self.device = device
+        self.models_dir = models_dir
         self.validate()
 
     def validate(self) -> None:
         """Raise ValueError naming the first invalid parameter."""
         from comicfaces.nn.device import check_device
 
-        if not isinstance(self.model_path, (str, os.PathLike)):
-            raise ValueError(f"trained: model_path must be a folder path, got {self.model_path!r}")
-        if not is_real(self.score_threshold) or not 0.0 < self.score_threshold < 1.0:
-            raise ValueError(f"trained: score_threshold must be in (0, 1), got {self.score_threshold!r}")
-        if self.max_side is not None and (not is_integer(self.max_side) or not 128 <= self.max_side <= 8192):
-            raise ValueError(f"trained: max_side must be None or an integer in [128, 8192] pixels, got {self.max_side!r}")
-        if self.tile_size is not None and (
-            not is_integer(self.tile_size) or not 128 <= self.tile_size <= 4096 or self.tile_size % _INPUT_MULTIPLE
-        ):
-            raise ValueError(
-                f"trained: tile_size must be None or a multiple of 32 in [128, 4096] pixels, got {self.tile_size!r}"
-            )
-        if not is_real(self.nms_iou) or not 0.0 < self.nms_iou <= 1.0:
-            raise ValueError(f"trained: nms_iou must be in (0, 1], got {self.nms_iou!r}")
-        if not is_integer(self.max_detections) or not 1 <= self.max_detections <= 10000:
-            raise ValueError(f"trained: max_detections must be an integer in [1, 10000], got {self.max_detections!r}")
-        check_device("trained: device", self.device)
+        check_path(self.name, "model_path", self.model_path)
+        check_real(self.name, "score_threshold", self.score_threshold, 0.0, 1.0, low_open=True, high_open=True)
+        check_integer(self.name, "max_side", self.max_side, 128, 8192, optional=True, unit="pixels")
+        check_integer(
+            self.name, "tile_size", self.tile_size, 128, 4096, multiple_of=_INPUT_MULTIPLE, optional=True, unit="pixels"
+        )
+        check_real(self.name, "nms_iou", self.nms_iou, 0.0, 1.0, low_open=True)
+        check_integer(self.name, "max_detections", self.max_detections, 1, 10000)
+        check_device(f"{self.name}: device", self.device)
+        check_path(self.name, "models_dir", self.models_dir, optional=True)
+
+    def _model_folder(self) -> Path:
+        # A bare name that is not a folder here is searched in the model folders.
+        path = Path(self.model_path).expanduser()
+        if path.exists() or path.name != str(self.model_path):
+            return path
+        for folder in model_search_dirs(self.models_dir):
+            if (folder / path.name / MODEL_WEIGHTS_NAME).is_file():
+                return folder / path.name
+        return path
 
     def check(self) -> Availability:
         """Report whether torch, the EfficientNet model code and the model files are present."""
@@ -137,16 +150,34 @@ class TrainedDetector(FaceDetector):
         from comicfaces.detect.train import read_model_config
 
         try:
-            read_model_config(self.model_path)
-        except (FileNotFoundError, ValueError) as error:
+            read_model_config(self._model_folder())
+        except FileNotFoundError as error:
+            searched = ", ".join(str(folder) for folder in model_search_dirs(self.models_dir))
+            return Availability(
+                False,
+                f"trained: {error}; a bare name is searched in: {searched}. "
+                "Train a model with `python -m comicfaces train-detector` or the Review page",
+            )
+        except ValueError as error:
             return Availability(False, f"trained: {error}")
         return Availability(True)
+
+    def model_files(self) -> list[Path]:
+        """Return ``detector.pt`` and ``detector.json`` when both exist, else an empty list."""
+        from comicfaces.detect.train import resolve_model_files
+
+        if not str(self.model_path):
+            return []
+        try:
+            return list(resolve_model_files(self._model_folder()))
+        except FileNotFoundError:
+            return []
 
     def _network(self):
         from comicfaces.detect.train import resolve_model_files
         from comicfaces.nn.device import resolve_device
 
-        weights, _ = resolve_model_files(self.model_path)
+        weights, _ = resolve_model_files(self._model_folder())
         stat = weights.stat()
         return _load(str(weights.resolve()), stat.st_size, stat.st_mtime_ns, str(resolve_device(self.device)))
 

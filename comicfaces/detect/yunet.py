@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import threading
 
 import numpy as np
@@ -13,10 +12,12 @@ from comicfaces.detect.base import (
     Availability,
     Detections,
     FaceDetector,
+    check_choice,
     check_image,
+    check_integer,
+    check_path,
+    check_real,
     detect_tiled,
-    is_integer,
-    is_real,
     validate_scales,
 )
 from comicfaces.detect.models import ModelChecksumError, ModelNotFoundError, require_model_file
@@ -103,22 +104,13 @@ class YuNetDetector(FaceDetector):
 
     def validate(self) -> None:
         """Raise ValueError naming the first invalid parameter."""
-        if self.variant not in YUNET_FILES:
-            raise ValueError(f"yunet: variant must be one of {sorted(YUNET_FILES)}, got {self.variant!r}")
-        if not is_real(self.score_threshold) or not 0.0 < self.score_threshold < 1.0:
-            raise ValueError(f"yunet: score_threshold must be in (0, 1), got {self.score_threshold!r}")
-        validate_scales("yunet", self.scales)
-        if not is_integer(self.tile_overlap) or not 0 <= self.tile_overlap <= YUNET_INPUT_SIZE // 2:
-            raise ValueError(
-                f"yunet: tile_overlap must be an integer in [0, {YUNET_INPUT_SIZE // 2}] pixels, "
-                f"got {self.tile_overlap!r}"
-            )
-        if not is_real(self.nms_iou) or not 0.0 < self.nms_iou <= 1.0:
-            raise ValueError(f"yunet: nms_iou must be in (0, 1], got {self.nms_iou!r}")
-        if not is_integer(self.top_k) or self.top_k < 1:
-            raise ValueError(f"yunet: top_k must be a positive integer, got {self.top_k!r}")
-        if self.models_dir is not None and not isinstance(self.models_dir, (str, os.PathLike)):
-            raise ValueError(f"yunet: models_dir must be a folder path or None, got {self.models_dir!r}")
+        check_choice(self.name, "variant", self.variant, YUNET_FILES)
+        check_real(self.name, "score_threshold", self.score_threshold, 0.0, 1.0, low_open=True, high_open=True)
+        validate_scales(self.name, self.scales)
+        check_integer(self.name, "tile_overlap", self.tile_overlap, 0, YUNET_INPUT_SIZE // 2, unit="pixels")
+        check_real(self.name, "nms_iou", self.nms_iou, 0.0, 1.0, low_open=True)
+        check_integer(self.name, "top_k", self.top_k, 1)
+        check_path(self.name, "models_dir", self.models_dir, optional=True)
 
     @property
     def model_filename(self) -> str:

@@ -34,10 +34,19 @@ def detector_status(context: cached.Context) -> None:
             continue
         if not status.ok:
             skipped.append(name)
+    untrained = [name for name in skipped if _is_default_trained(config, name)]
+    skipped = [name for name in skipped if name not in untrained]
     if skipped:
         st.warning(
             f"Selected detector(s) {', '.join(skipped)} cannot run here and are skipped; "
             "the sidebar's 'Detectors available here' says why and what file to add."
+        )
+    if untrained:
+        st.info(
+            "The package's own detector (`trained`) has no model yet, so the other detectors run without it. "
+            "Train one on the Review page (**Improve the detector with my corrections**) or with "
+            "`python -m comicfaces train-detector`; on pages it was not trained on, adding it to the default "
+            "detectors found more faces (docs/results.md)."
         )
     with st.sidebar.expander("Detectors available here", expanded=False):
         for name in sorted(DETECTORS):
@@ -51,6 +60,12 @@ def detector_status(context: cached.Context) -> None:
                 st.markdown(f":green[**{name}**]{used}: can run")
             else:
                 st.markdown(f":orange[**{name}**]{used}: {status.reason}")
+
+
+def _is_default_trained(config, name: str) -> bool:
+    from comicfaces.detect import DEFAULT_TRAINED_MODEL
+
+    return name == "trained" and config.params_for(name).get("model_path") == DEFAULT_TRAINED_MODEL
 
 
 def run(context: cached.Context) -> list:
