@@ -699,7 +699,8 @@ def resolve_model_files(model_path: str | os.PathLike) -> tuple[Path, Path]:
         If either file is missing; the message names the path.
     """
     path = Path(model_path).expanduser()
-    folder = path if path.is_dir() else path.parent
+    is_file_name = path.name in (MODEL_WEIGHTS_NAME, MODEL_CONFIG_NAME) and not path.is_dir()
+    folder = path.parent if is_file_name else path
     weights, meta = folder / MODEL_WEIGHTS_NAME, folder / MODEL_CONFIG_NAME
     for required in (weights, meta):
         if not required.is_file():

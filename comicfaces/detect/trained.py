@@ -21,7 +21,7 @@ from comicfaces.detect.base import (
     detect_tiled,
 )
 from comicfaces.detect.models import model_search_dirs
-from comicfaces.detect.train import MODEL_WEIGHTS_NAME
+from comicfaces.detect.train import MODEL_CONFIG_NAME, MODEL_WEIGHTS_NAME
 
 logger = logging.getLogger(__name__)
 
@@ -149,16 +149,18 @@ class TrainedDetector(FaceDetector):
                 return Availability(False, f"trained: {module} could not be imported ({error}); pip install {package}")
         from comicfaces.detect.train import read_model_config
 
-        try:
-            read_model_config(self._model_folder())
-        except FileNotFoundError as error:
-            searched = ", ".join(str(folder) for folder in model_search_dirs(self.models_dir))
+        folder = self._model_folder()
+        if not folder.exists():
+            searched = ", ".join(str(path) for path in model_search_dirs(self.models_dir))
             return Availability(
                 False,
-                f"trained: {error}; a bare name is searched in: {searched}. "
-                "Train a model with `python -m comicfaces train-detector` or the Review page",
+                f"trained: model folder {str(self.model_path)!r} not found (a bare name is searched in: {searched}); "
+                f"train a model, which writes {MODEL_WEIGHTS_NAME} and {MODEL_CONFIG_NAME} into a folder, with "
+                "`python -m comicfaces train-detector` or on the Review page",
             )
-        except ValueError as error:
+        try:
+            read_model_config(folder)
+        except (FileNotFoundError, ValueError) as error:
             return Availability(False, f"trained: {error}")
         return Availability(True)
 
