@@ -182,8 +182,14 @@ def cmd_stage(args) -> int:
             continue
         boxes = {"panels": page.panels, "text": page.balloon_boxes, "faces": page.faces[["x0", "y0", "x1", "y1"]].to_numpy()}
         for index, box in enumerate(boxes[args.stage]):
-            rows.append({"page": page.page_id, "index": index, "x0": int(box[0]), "y0": int(box[1]), "x1": int(box[2]), "y1": int(box[3])})
-    table = pd.DataFrame(rows, columns=["page", "index", "x0", "y0", "x1", "y1"])
+            row = {"page": page.page_id, "index": index, "x0": int(box[0]), "y0": int(box[1]), "x1": int(box[2]), "y1": int(box[3])}
+            if args.stage == "faces":
+                # Which detector found each face, and its score, as in the faces.csv of `run`.
+                row["detector"] = page.faces["detector"].iloc[index]
+                row["score"] = float(page.faces["score"].iloc[index])
+            rows.append(row)
+    columns = ["page", "index", "x0", "y0", "x1", "y1"] + (["detector", "score"] if args.stage == "faces" else [])
+    table = pd.DataFrame(rows, columns=columns)
     out = Path(args.out)
     atomic_write_text(out / f"{args.stage}.csv", table.to_csv(index=False))
     counts = table.groupby("page").size().to_dict() if len(table) else {}
@@ -360,7 +366,7 @@ def _annotated_pages(file: Path, root: Path | None) -> list:
 
 
 def cmd_train_detector(args) -> int:
-    """Train the package's face detector on COCO-annotated pages and demo pages, and say how to select it."""
+    """Train the package's face detector on COCO-annotated pages and demo pages, and print how to select it."""
     import tempfile
 
     from comicfaces.detect.merge import DEFAULT_DETECTORS, DEFAULT_TRAINED_MODEL, default_detector_params
@@ -436,10 +442,16 @@ def cmd_train_detector(args) -> int:
     print("  faces:")
     print(f"    detectors: [{', '.join(DEFAULT_DETECTORS)}]")
     print(f"    detector_params: {json.dumps(params)}")
-    print(
-        f"or write the model to a folder named {DEFAULT_TRAINED_MODEL} in a model folder "
-        f"({', '.join(str(p) for p in model_search_dirs())}), where the default configuration finds it"
-    )
+    if model.name == DEFAULT_TRAINED_MODEL:
+        print(
+            f"or let the default configuration find it: give {model.parent} as --models-dir or as $COMICFACES_MODELS "
+            "(one folder)"
+        )
+    else:
+        print(
+            f"or write the model to a folder named {DEFAULT_TRAINED_MODEL} in a model folder "
+            f"({', '.join(str(p) for p in model_search_dirs())}), where the default configuration finds it"
+        )
     return 0
 
 

@@ -239,7 +239,9 @@ def decode_image(data: bytes, name: str, max_side: int | None = MAX_SIDE) -> tup
 
         scale = max_side / max(height, width)
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        logger.warning("%s: %dx%d pixels, downscaled by %.3f to fit %d px", name, width, height, scale, max_side)
+        # Only the safety limit loses detail the caller did not request; smaller limits are previews and stage inputs.
+        level = logging.WARNING if max_side >= MAX_SIDE else logging.DEBUG
+        logger.log(level, "%s: %dx%d pixels, downscaled by %.3f to fit %d px", name, width, height, scale, max_side)
         rgb = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
     return np.ascontiguousarray(rgb), scale
 

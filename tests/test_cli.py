@@ -98,3 +98,15 @@ def test_runs_list_and_delete(tmp_path, capsys):
     assert "abc123" in capsys.readouterr().out
     assert main(["runs", "delete", "abc123", "--workspace", str(tmp_path / "ws")]) == 0
     assert main(["runs", "delete", "abc123", "--workspace", str(tmp_path / "ws")]) == 1
+
+
+def test_faces_command_names_detectors(demo, tmp_path):
+    comic, workspace = demo
+    status = main(["faces", str(comic.folder), "--out", str(tmp_path), "--workspace", str(workspace.root), "--quiet"])
+
+    assert status == 0
+    table = pd.read_csv(tmp_path / "faces.csv")
+    assert list(table.columns) == ["page", "index", "x0", "y0", "x1", "y1", "detector", "score"]
+    assert len(table) > 0
+    assert table["detector"].notna().all()
+    assert table["score"].between(0, 1).all()

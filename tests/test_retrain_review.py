@@ -20,7 +20,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from comicfaces.cache import Workspace  # noqa: E402
 from comicfaces.config import PipelineConfig  # noqa: E402
-from comicfaces.dashboard.review_detector import CHOSEN_KEY, NEW_DETECTOR, START_LABEL  # noqa: E402
+from comicfaces.dashboard.review_detector import CHOSEN_KEY, NEW_DETECTOR, ROW_LABELS, START_LABEL  # noqa: E402
 from comicfaces.dashboard.state import CONFIG_KEY, WORKSPACE_KEY  # noqa: E402
 from comicfaces.detect.retrain import BENCHMARK_ROWS, list_retrainings  # noqa: E402
 from comicfaces.pipeline import load_run_faces  # noqa: E402
@@ -113,7 +113,7 @@ def test_retrain_shows_benchmark_and_uses_model(root):
 
     assert any("Retrained the detector" in text for text in texts(app.success)), texts(app.success)
     table = benchmark_table(app)
-    assert table["boxes from"].tolist() == list(BENCHMARK_ROWS)
+    assert table["boxes from"].tolist() == [ROW_LABELS[name] for name in BENCHMARK_ROWS]
     assert table["faces"].gt(0).all()
     assert len(app.get("plotly_chart")) >= 1
     (stored,) = list_retrainings(Workspace(root))
@@ -128,6 +128,7 @@ def test_retrain_shows_benchmark_and_uses_model(root):
     assert faces.detector_params["trained"]["score_threshold"] == pytest.approx(0.05)
     assert set(KMEANS_4.faces.detectors) <= set(faces.detectors)
     assert any("'trained' using the model" in text for text in texts(app.success)), texts(app.success)
+    assert app.button(key="review_use_retrained").disabled
 
     # The same corrections and settings are served from the store. The session's model is now the default
     # start, so the test chooses the ImageNet backbone again.
@@ -176,3 +177,40 @@ def test_retrain_from_stored_retraining(root):
     app.button(key="review_use_retrained").click().run()
     check(app)
     assert start_choice(app).value == tuned[0].model_path
+
+
+def test_default_model_in_models_folder_is_start(root, tmp_path):
+    # The default configuration names its model by a bare folder name, looked up in the model folders.
+    import dataclasses
+
+    import numpy as np
+
+    from comicfaces.detect import DEFAULT_TRAINED_MODEL
+    from comicfaces.detect.train import TrainingPage, train_detector
+
+    page = TrainingPage(np.full((128, 128, 3), 255, dtype=np.uint8), np.array([[16, 16, 48, 48]]), None, "white")
+    model = tmp_path / DEFAULT_TRAINED_MODEL
+    train_detector([page], out_dir=model, epochs=1, batch_size=1, image_size=64, max_side=128, pretrained=False)
+    faces = dataclasses.replace(KMEANS_4.faces, models_dir=str(tmp_path))
+
+    app = AppTest.from_file(REVIEW_PAGE, default_timeout=TIMEOUT)
+    app.session_state[WORKSPACE_KEY] = str(root)
+    app.session_state[CONFIG_KEY] = KMEANS_4.replace(faces=faces)
+    app.run()
+    check(app)
+
+    assert start_choice(app).value == str(model)
+    assert not any("cannot be fine-tuned" in text for text in texts(app.caption))
+
+
+def test_missing_default_model_is_not_an_error(root, tmp_path, monkeypatch):
+    # No model folder of the default name in the model folders: the home folder's cache is empty here.
+    monkeypatch.setenv("HOME", str(tmp_path))
+    app = AppTest.from_file(REVIEW_PAGE, default_timeout=TIMEOUT)
+    app.session_state[WORKSPACE_KEY] = str(root)
+    app.session_state[CONFIG_KEY] = KMEANS_4
+    app.run()
+    check(app)
+
+    assert start_choice(app).value == NEW_DETECTOR
+    assert not any("cannot be fine-tuned" in text for text in texts(app.caption))

@@ -90,23 +90,30 @@ def _pages(data: RunData):
 def session_model_path() -> str | None:
     """Return the ``model_path`` of the session's ``trained`` detector, or None when it uses none.
 
-    A model folder without its files is left out, and a caption names the missing file.
+    A model folder without its files is left out, and a caption names the
+    missing file, except for the default's model name, which is often absent.
     """
     from comicfaces.dashboard import state as dashboard_state
+    from comicfaces.detect import DEFAULT_TRAINED_MODEL, make_detector
     from comicfaces.detect.train import resolve_model_files
 
     faces = dashboard_state.current_config().faces
     if DETECTOR_NAME not in faces.detectors:
         return None
-    model_path = faces.detector_params.get(DETECTOR_NAME, {}).get("model_path")
+    params = faces.params_for(DETECTOR_NAME)
+    model_path = params.get("model_path")
     if not model_path:
         return None
+
+    # A bare name such as the default's is looked up in the model folders, as the detector does.
     try:
-        resolve_model_files(model_path)
-    except FileNotFoundError as error:
-        st.caption(f"The session's trained detector cannot be fine-tuned: {error}")
+        folder = make_detector(DETECTOR_NAME, **params).model_folder()
+        resolve_model_files(folder)
+    except (FileNotFoundError, ValueError) as error:
+        if model_path != DEFAULT_TRAINED_MODEL:
+            st.caption(f"The session's trained detector cannot be fine-tuned: {error}")
         return None
-    return str(model_path)
+    return str(folder)
 
 
 def _same_path(first: str, second: str) -> bool:
@@ -295,21 +302,40 @@ def show_result(result) -> None:
     st.dataframe(benchmark_frame(result), hide_index=True, width="stretch")
     st.caption(
         "IoU at least 0.5. The truth is your corrected boxes, so *before* misses only the faces you added, and its "
-        "false boxes are only those you rejected. *before + trained* merges both with the run's NMS."
+        "false boxes are only those you rejected. *Both, merged* joins the two sets of boxes with the run's NMS, "
+        "as the pipeline does when the retrained detector is added to the others."
     )
     st.plotly_chart(loss_figure(result.history), width="stretch", key=f"review_retrain_loss_{result.key[:12]}")
+    in_use = session_model_path()
+    in_use = in_use is not None and _same_path(in_use, result.model_path)
     st.button(
         "Use the retrained detector", key="review_use_retrained", on_click=use_retrained,
-        args=(result.model_path, float(result.config["score_threshold"])),
+        args=(result.model_path, float(result.config["score_threshold"])), disabled=in_use,
         help="Adds the 'trained' detector with this model to the face detection settings; "
         "the current results are then detected again.",
     )
-    st.caption(f"Model folder: `{result.model_path}`")
+    in_use_note = " This model is the session's `trained` detector now." if in_use else ""
+    st.caption(f"Model folder: `{result.model_path}`.{in_use_note}")
+
+
+#: Row labels of the benchmark table, by row name of the retraining result.
+ROW_LABELS = {
+    "before": "the run's detectors (before)",
+    "after": "retrained detector (after)",
+    "before + trained": "both, merged",
+}
+
+#: Score columns shown as text, so a score without boxes reads "n/a".
+SCORE_COLUMNS = ("recall", "precision", "f1", "ap")
 
 
 def benchmark_frame(result) -> pd.DataFrame:
-    """Return the benchmark rows with readable column names."""
+    """Return the benchmark rows with readable row labels and column names; undefined scores read "n/a"."""
     table = result.benchmark_table()
+    table["name"] = [ROW_LABELS.get(name, name) for name in table["name"]]
+    for column in SCORE_COLUMNS:
+        if column in table:
+            table[column] = [f"{value:.3f}" if pd.notna(value) else "n/a" for value in table[column]]
     return table.rename(
         columns={
             "name": "boxes from",

@@ -126,8 +126,13 @@ class TrainedDetector(FaceDetector):
         check_device(f"{self.name}: device", self.device)
         check_path(self.name, "models_dir", self.models_dir, optional=True)
 
-    def _model_folder(self) -> Path:
-        # A bare name that is not a folder here is searched in the model folders.
+    def model_folder(self) -> Path:
+        """Return the model folder: ``model_path``, or the first model folder holding a bare name.
+
+        A bare name that is not a file or folder here is searched in
+        ``models_dir``, ``$COMICFACES_MODELS`` and ``~/.cache/comicfaces/models``.
+        The path is returned unchanged when nothing is found.
+        """
         path = Path(self.model_path).expanduser()
         if path.exists() or path.name != str(self.model_path):
             return path
@@ -149,7 +154,7 @@ class TrainedDetector(FaceDetector):
                 return Availability(False, f"trained: {module} could not be imported ({error}); pip install {package}")
         from comicfaces.detect.train import read_model_config
 
-        folder = self._model_folder()
+        folder = self.model_folder()
         if not folder.exists():
             searched = ", ".join(str(path) for path in model_search_dirs(self.models_dir))
             return Availability(
@@ -171,7 +176,7 @@ class TrainedDetector(FaceDetector):
         if not str(self.model_path):
             return []
         try:
-            return list(resolve_model_files(self._model_folder()))
+            return list(resolve_model_files(self.model_folder()))
         except FileNotFoundError:
             return []
 
@@ -179,7 +184,7 @@ class TrainedDetector(FaceDetector):
         from comicfaces.detect.train import resolve_model_files
         from comicfaces.nn.device import resolve_device
 
-        weights, _ = resolve_model_files(self._model_folder())
+        weights, _ = resolve_model_files(self.model_folder())
         stat = weights.stat()
         return _load(str(weights.resolve()), stat.st_size, stat.st_mtime_ns, str(resolve_device(self.device)))
 
