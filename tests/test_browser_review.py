@@ -206,3 +206,25 @@ def test_box_select_merge_name_export_link(review_url, tmp_path):
     assert len(labels) == size
     assert set(labels["identity"]) == {"Ada"}
     assert labels["image_name"].str.fullmatch(r"p\d{4}_f\d{3}\.png").all()
+
+
+def test_retrain_section_stays_open(review_url):
+    # A message appearing above the section must not close it while its settings are changed.
+    from comicfaces.dashboard.review_detector import SECTION_TITLE
+
+    with chromium_browser() as browser:
+        page = browser.new_page(viewport={"width": 1500, "height": 1800})
+        open_page(page, f"{review_url}/Review")
+        page.get_by_role("button", name="Save as a stored run").click()
+        wait_idle(page)
+        section = page.locator('[data-testid="stExpander"]').filter(has_text=SECTION_TITLE).first
+        section.locator("summary").click()
+        wait_idle(page)
+
+        epochs = section.get_by_label("Epochs", exact=True).first
+        epochs.fill("3")
+        epochs.press("Enter")
+        wait_idle(page)
+
+        assert section.evaluate("element => element.querySelector('details').open")
+        assert exception_texts(page) == []

@@ -54,7 +54,8 @@ def section(data: RunData, view: pd.DataFrame) -> None:
     """Draw the section for a run on pages; runs on face crops have no pages to learn from."""
     if not data.has_pages:
         return
-    with st.expander(SECTION_TITLE, expanded=False):
+    # The key keeps the section open when a message above it appears or goes; without one it closes.
+    with st.expander(SECTION_TITLE, expanded=False, key="review_retrain_section"):
         st.caption(
             "Trains the package's face detector on the boxes of this run as you corrected them: kept and added "
             "boxes are faces, and everything else on a page, rejected boxes included, is background. Whole pages "
