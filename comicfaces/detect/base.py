@@ -164,10 +164,14 @@ class FaceDetector:
         Registry name of the detector (``"yunet"``, ...).
     uses_model_files : bool
         True when the detector loads a file found through ``models_dir``.
+    model_file_parameter : str or None
+        Name of the parameter that names a model file chosen by the user
+        (weights or network), or None when the detector has none.
     """
 
     name: str = ""
     uses_model_files: bool = False
+    model_file_parameter: str | None = None
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -203,14 +207,28 @@ class FaceDetector:
         """
         return cls(**params).check()
 
+    def user_model_file(self) -> Path | None:
+        """Return the file named by the parameter :attr:`model_file_parameter`, or None.
+
+        The value is a path, or a bare file name searched in ``models_dir`` and
+        the other model folders (:func:`comicfaces.detect.models.resolve_model_path`).
+        """
+        if self.model_file_parameter is None:
+            return None
+        from comicfaces.detect.models import resolve_model_path
+
+        return resolve_model_path(getattr(self, self.model_file_parameter), getattr(self, "models_dir", None))
+
     def model_files(self) -> list[Path]:
         """Return the files chosen by the user that this detector reads (weights, model configuration).
 
         Cache keys hash their content, so results are recomputed when a file is
         replaced under the same name. Files that ship with a package or are
-        checked against a fixed SHA-256 are not listed. Empty by default.
+        checked against a fixed SHA-256 are not listed. By default this is the
+        :meth:`user_model_file` when it is found.
         """
-        return []
+        found = self.user_model_file()
+        return [] if found is None else [found]
 
     def detect(self, image_rgb: np.ndarray) -> Detections:
         """Find faces on an RGB uint8 page; boxes are in page pixels."""

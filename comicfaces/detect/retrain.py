@@ -35,7 +35,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ from comicfaces.detect.corrected_pages import (
     plan_split,
     read_corrected_pages,
 )
+from comicfaces.detect.train import ProgressCallback, _no_progress
 from comicfaces.imageio import PageSource
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ __all__ = [
     "RETRAINING_STAGE",
     "RetrainingConfig",
     "RetrainingResult",
+    "SCORE_FIELDS",
     "benchmark_detections",
     "list_retrainings",
     "load_retraining",
@@ -80,13 +82,11 @@ RESULT_FILE = "retraining.json"
 #: Names of the benchmark rows, in table order.
 BENCHMARK_ROWS = ("before", "after", "before + trained")
 
-#: Columns of a benchmark row besides its name.
-BENCHMARK_FIELDS = (
-    "recall", "precision", "f1", "ap", "n_truth", "n_detections", "true_positives", "false_positives", "false_negatives",
-)
+#: Scores of a benchmark row, NaN where undefined (None in JSON).
+SCORE_FIELDS = ("recall", "precision", "f1", "ap")
 
-#: ``progress(stage, done, total)``, the callback type of :mod:`comicfaces.pipeline`.
-ProgressCallback = Callable[[str, int, int], None]
+#: Columns of a benchmark row besides its name: the scores, then the counts.
+BENCHMARK_FIELDS = (*SCORE_FIELDS, "n_truth", "n_detections", "true_positives", "false_positives", "false_negatives")
 
 #: Fields of :class:`RetrainingConfig` that change where the work runs but not what it computes,
 #: so they are left out of the cache key.
@@ -97,10 +97,6 @@ _INIT_FROM_FIX = (
     "Retraining uses train_detector's default architecture, so start from a stored retraining "
     "(the model_path of an entry of list_retrainings) or from None, the ImageNet backbone"
 )
-
-
-def _no_progress(stage: str, done: int, total: int) -> None:
-    pass
 
 
 @dataclass(frozen=True)
@@ -211,9 +207,6 @@ class RetrainingConfig:
             raise ValueError(f"RetrainingConfig.seed must be an integer >= 0, got {self.seed!r}")
         if not is_real(self.score_threshold) or not 0.0 < self.score_threshold < 1.0:
             raise ValueError(f"RetrainingConfig.score_threshold must be a number in (0, 1), got {self.score_threshold!r}")
-        # train_detector's own message for a missing folder names the files in its parent folder instead.
-        if isinstance(self.init_from, str) and self.init_from and not Path(self.init_from).expanduser().exists():
-            raise ValueError(f"RetrainingConfig.init_from: model folder not found: {self.init_from}. {_INIT_FROM_FIX}")
         try:
             DetectorTrainingConfig(**self.training_options()).validate()
         except (TypeError, ValueError) as error:
@@ -319,7 +312,7 @@ class RetrainingResult:
             raise ValueError(f"not a retraining result: missing field(s) {missing}, unknown field(s) {unknown}")
         data = {name: values[name] for name in known}
         data["benchmark"] = [
-            {name: _nan_if_none(value) if name in BENCHMARK_FIELDS[:4] else value for name, value in row.items()}
+            {name: _nan_if_none(value) if name in SCORE_FIELDS else value for name, value in row.items()}
             for row in values["benchmark"]
         ]
         data["history"] = [
@@ -415,18 +408,11 @@ def _score_row(name: str, detections: Mapping[str, Detections], truth: Mapping) 
     from comicfaces.detect.evaluate import evaluate_detections
 
     overall = evaluate_detections(detections, truth).overall
-    return {
-        "name": name,
-        "recall": float(overall.recall),
-        "precision": float(overall.precision),
-        "f1": float(overall.f1),
-        "ap": float(overall.ap),
-        "n_truth": int(overall.n_truth),
-        "n_detections": int(overall.n_detections),
-        "true_positives": int(overall.true_positives),
-        "false_positives": int(overall.false_positives),
-        "false_negatives": int(overall.false_negatives),
-    }
+    row = {"name": name}
+    for field_name in BENCHMARK_FIELDS:
+        value = getattr(overall, field_name)
+        row[field_name] = float(value) if field_name in SCORE_FIELDS else int(value)
+    return row
 
 
 def benchmark_detections(
@@ -481,12 +467,8 @@ def benchmark_detections(
         after[page.name] = found
         merged[page.name] = merge_detections([correction_set.before[page.name], found], nms_iou).sorted_by_score()
         progress("benchmark", index + 1, len(correction_set.held_out))
-    truth = correction_set.truth
-    return [
-        _score_row(BENCHMARK_ROWS[0], correction_set.before, truth),
-        _score_row(BENCHMARK_ROWS[1], after, truth),
-        _score_row(BENCHMARK_ROWS[2], merged, truth),
-    ]
+    row_detections = (correction_set.before, after, merged)
+    return [_score_row(name, found, correction_set.truth) for name, found in zip(BENCHMARK_ROWS, row_detections)]
 
 
 # -- retraining ----------------------------------------------------------------------------
@@ -562,7 +544,10 @@ def retrain_from_corrections(
     progress = progress or _no_progress
     pages = list(run_pages(record) if pages is None else pages)
     if not pages:
-        raise ValueError(f"run {record.get('key')!r} has no pages to learn from")
+        raise ValueError(
+            f"run {record.get('key')!r} has no pages to learn from, because its input lists no page images. "
+            "Check that the input folder still contains the pages, or pass them as pages="
+        )
 
     plan = plan_split(view, [page.page_id for page in pages], config.held_out_share, config.seed)
     read = read_corrected_pages(view, pages, progress)
@@ -629,9 +614,10 @@ def _train_and_store(
             seconds=time.perf_counter() - started,
             created=time.time(),
         )
-        atomic_write_json(folder / RESULT_FILE, result.to_dict())
+        stored = result.to_dict()
+        atomic_write_json(folder / RESULT_FILE, stored)
         # Workspace.writing copies this dict into meta.json after the block, so meta.json lists the scores too.
-        meta["benchmark"] = result.to_dict()["benchmark"]
+        meta["benchmark"] = stored["benchmark"]
     logger.info("retrained face detector stored as %s in %.1f s", key[:12], result.seconds)
     return result
 

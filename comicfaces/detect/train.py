@@ -301,6 +301,8 @@ class DetectorTrainingConfig:
     def _check_init_from(self) -> None:
         if not isinstance(self.init_from, str) or not self.init_from:
             raise ValueError(f"DetectorTrainingConfig.init_from must be None or a model folder, got {self.init_from!r}")
+        if not Path(self.init_from).expanduser().exists():
+            raise ValueError(f"DetectorTrainingConfig.init_from: model folder not found: {self.init_from}")
         try:
             saved = read_model_config(self.init_from)["architecture"]
         except (FileNotFoundError, ValueError) as error:
@@ -514,7 +516,7 @@ def train_detector(
     The stem and the first ``frozen_blocks`` backbone blocks are frozen. On a
     2-core CPU, a step of 8 crops of 320x320 (output stride 8, 5 frozen
     blocks) takes about 0.8 s on an otherwise idle machine and 1 to 5 s
-    beside other jobs; in ``benchmarks/train_detector.py`` 20 epochs over 55
+    beside other jobs. In ``benchmarks/train_detector.py`` 20 epochs over 55
     pages (560 steps) took 17 minutes on the shared machine.
     ``device="auto"`` uses a CUDA GPU when torch finds one.
     """

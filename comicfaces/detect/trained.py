@@ -127,7 +127,7 @@ class TrainedDetector(FaceDetector):
         check_path(self.name, "models_dir", self.models_dir, optional=True)
 
     def model_folder(self) -> Path:
-        """Return the model folder: ``model_path``, or the first model folder holding a bare name.
+        """Return the model folder: ``model_path``, or the first model folder containing a bare name.
 
         A bare name that is not a file or folder here is searched in
         ``models_dir``, ``$COMICFACES_MODELS`` and ``~/.cache/comicfaces/models``.

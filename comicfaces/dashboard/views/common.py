@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -28,6 +29,13 @@ _BADGES = {
     cached.ORIGIN_DISK: ("on-disk cache", "green", ":material/hard_drive:"),
     cached.ORIGIN_COMPUTED: ("computed now", "orange", ":material/bolt:"),
 }
+
+
+def format_score(value) -> str:
+    """Return a score with three decimals, or "n/a" for None and NaN."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    return f"{float(value):.3f}"
 
 
 def error_message(error: BaseException) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -168,18 +167,12 @@ def detection_scores(context: cached.Context) -> None:
     columns = st.columns(4)
     for column, name in zip(columns, ("precision", "recall", "f1", "ap")):
         value = overall.get(name)
-        column.metric(name.upper() if name in ("f1", "ap") else name.capitalize(), _format(value))
+        column.metric(name.upper() if name in ("f1", "ap") else name.capitalize(), common.format_score(value))
     counts = {k: v for k, v in overall.items() if isinstance(v, (int, np.integer)) and not isinstance(v, bool)}
     if counts:
         st.caption(", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in counts.items()) + " (IoU at least 0.5)")
     if pages is not None and len(pages):
         st.dataframe(pages, hide_index=True, width="stretch")
-
-
-def _format(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    return f"{float(value):.3f}"
 
 
 def detection_tables(detection) -> tuple[dict | None, pd.DataFrame | None]:

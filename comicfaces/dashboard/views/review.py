@@ -178,8 +178,7 @@ def groups(view: pd.DataFrame, flags: pd.DataFrame, rows: list[int] | None = Non
 
 
 def _score(metrics: dict, name: str) -> str:
-    value = metrics.get(name)
-    return "n/a" if value is None or (isinstance(value, float) and np.isnan(value)) else f"{value:.3f}"
+    return common.format_score(metrics.get(name))
 
 
 def _correction_scores(data: RunData, corrections) -> dict | None:
